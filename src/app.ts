@@ -12,7 +12,9 @@ import type { Config } from './config.ts';
 import * as health from './modules/health/health.routes.ts';
 import type { Database } from './platform/db/client.ts';
 import { installConventions, genReqId } from './platform/http/conventions.ts';
+import { Guard } from './platform/auth/guard.ts';
 import { KeyStore } from './platform/auth/keystore.ts';
+import { TokenService } from './platform/auth/tokens.ts';
 import { createSealer, loadEncryptionKey, type Sealer } from './platform/crypto/secrets.ts';
 import { Jobs } from './platform/jobs/jobs.ts';
 import { Outbox } from './platform/jobs/outbox.ts';
@@ -36,6 +38,9 @@ export interface Deps {
   sealer: Sealer;
   /** Access-token signing keys. */
   keys: KeyStore;
+  tokens: TokenService;
+  /** Authentication and authorisation of routes that declare `config.auth`. */
+  guard: Guard;
 }
 
 export interface BuildOptions {
@@ -70,9 +75,12 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
   const sealer = createSealer(loadEncryptionKey(config));
   const keys = new KeyStore(database.db, sealer);
   await keys.init();
-  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys };
+  const tokens = new TokenService(keys, config.publicUrl);
+  const guard = new Guard(database.db, tokens);
+  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys, tokens, guard };
 
   installConventions(app);
+  guard.install(app);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
