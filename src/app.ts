@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import * as health from './modules/health/health.routes.ts';
 import type { Database } from './platform/db/client.ts';
 import { installConventions, genReqId } from './platform/http/conventions.ts';
+import { installIdempotency } from './platform/http/idempotency.ts';
 import { Guard } from './platform/auth/guard.ts';
 import { KeyStore } from './platform/auth/keystore.ts';
 import { TokenService } from './platform/auth/tokens.ts';
@@ -81,6 +82,7 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
 
   installConventions(app);
   guard.install(app);
+  installIdempotency(app, database.db);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {

@@ -56,9 +56,9 @@ export interface TestApp {
 }
 
 /** Builds the app over `database` with jobs and the outbox running, as `npm start` does. */
-export async function startApp(database: Database, config: Config = testConfig(), opts: { work?: boolean; configure?(deps: Deps): void } = {}): Promise<TestApp> {
+export async function startApp(database: Database, config: Config = testConfig(), opts: { work?: boolean; configure?(deps: Deps, app: App): void } = {}): Promise<TestApp> {
   const { app, deps } = await buildApp(config, database, { logger: createLogger(config.logLevel), jobsPollingSeconds: 0.5 });
-  opts.configure?.(deps);
+  opts.configure?.(deps, app);
   await app.ready();
   await deps.jobs.start({ work: opts.work ?? true });
   deps.outbox.start();
@@ -78,7 +78,7 @@ export async function startApp(database: Database, config: Config = testConfig()
 }
 
 /** A test app on a fresh database; closing it closes the database too. */
-export async function createTestApp(env: Record<string, string> = {}, opts: { configure?(deps: Deps): void } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, opts: { configure?(deps: Deps, app: App): void } = {}): Promise<TestApp> {
   const { database } = await freshDatabase();
   const t = await startApp(database, testConfig(env), opts);
   return {
