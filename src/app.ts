@@ -13,6 +13,7 @@ import * as health from './modules/health/health.routes.ts';
 import type { Database } from './platform/db/client.ts';
 import { installConventions, genReqId } from './platform/http/conventions.ts';
 import { installIdempotency } from './platform/http/idempotency.ts';
+import { AiProviders } from './platform/ai/providers.ts';
 import { Guard } from './platform/auth/guard.ts';
 import { KeyStore } from './platform/auth/keystore.ts';
 import { TokenService } from './platform/auth/tokens.ts';
@@ -42,6 +43,8 @@ export interface Deps {
   tokens: TokenService;
   /** Authentication and authorisation of routes that declare `config.auth`. */
   guard: Guard;
+  /** LLM, embeddings and transcription providers (each optional). */
+  ai: AiProviders;
 }
 
 export interface BuildOptions {
@@ -78,7 +81,8 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
   await keys.init();
   const tokens = new TokenService(keys, config.publicUrl);
   const guard = new Guard(database.db, tokens);
-  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys, tokens, guard };
+  const ai = new AiProviders(config);
+  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys, tokens, guard, ai };
 
   installConventions(app);
   guard.install(app);
