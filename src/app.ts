@@ -9,6 +9,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import type { Config } from './config.ts';
+import * as discovery from './modules/discovery/discovery.routes.ts';
 import * as health from './modules/health/health.routes.ts';
 import type { Database } from './platform/db/client.ts';
 import { installConventions, genReqId } from './platform/http/conventions.ts';
@@ -54,7 +55,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health];
+const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {

@@ -38,3 +38,19 @@ describe('route guard', () => {
     expect(() => t.deps.guard.authorize(a2, { subscription: false })).not.toThrow();
   });
 });
+
+describe('JWKS', () => {
+  it('publishes the key that verifies access tokens', async () => {
+    const { importJWK, jwtVerify, decodeProtectedHeader } = await import('jose');
+    const org = await createOrg(t);
+    const res = await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    expect(res.statusCode).toBe(200);
+    const { keys } = res.json() as { keys: Array<{ kid: string; alg: string; d?: string }> };
+    const { kid } = decodeProtectedHeader(org.owner.token);
+    const jwk = keys.find((k) => k.kid === kid);
+    expect(jwk).toBeDefined();
+    expect(jwk!.d).toBeUndefined();
+    const { payload } = await jwtVerify(org.owner.token, await importJWK(jwk!, jwk!.alg));
+    expect(payload).toMatchObject({ sub: org.owner.id, org_id: org.id, role: 'admin', org_plan: 'growth', is_org_owner: true });
+  });
+});
