@@ -11,6 +11,8 @@ import YAML from 'yaml';
 import type { Config } from './config.ts';
 import * as discovery from './modules/discovery/discovery.routes.ts';
 import * as health from './modules/health/health.routes.ts';
+import * as apiKeys from './modules/api-keys/api-keys.routes.ts';
+import * as webhooks from './modules/webhooks/webhooks.routes.ts';
 import type { Database } from './platform/db/client.ts';
 import { installConventions, genReqId } from './platform/http/conventions.ts';
 import { installIdempotency } from './platform/http/idempotency.ts';
@@ -55,7 +57,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery];
+const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery, apiKeys, webhooks];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {

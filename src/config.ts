@@ -30,6 +30,10 @@ export interface Config {
   metricsBasicAuth?: { user: string; pass: string };
   webhooksAllowPrivate: boolean;
   webhookRetrySchedule: number[];
+  /** Consecutive failed attempts after which a webhook endpoint is disabled (WEBHOOK_DISABLE_AFTER_FAILURES, default 20). */
+  webhookDisableAfterFailures: number;
+  /** Time allowed for one webhook attempt, connect to last byte (WEBHOOK_TIMEOUT_MS, default 10000). */
+  webhookTimeoutMs: number;
   llm?: ProviderConfig & { provider: 'openai-compatible' | 'anthropic' };
   embeddings?: ProviderConfig & { dimensions?: number };
   transcription?: ProviderConfig;
@@ -179,6 +183,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const bodyLimit = int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024);
   const webhooksAllowPrivate = bool('WEBHOOKS_ALLOW_PRIVATE', false);
+  const webhookDisableAfterFailures = int('WEBHOOK_DISABLE_AFTER_FAILURES', 20, 1, 100_000);
+  const webhookTimeoutMs = int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   const googleJwksUrl = url('GOOGLE_JWKS_URL', ['http:', 'https:']) ?? 'https://www.googleapis.com/oauth2/v3/certs';
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -202,6 +208,8 @@ export function loadConfig(env: Env = process.env): Config {
     ...(metricsBasicAuth ? { metricsBasicAuth } : {}),
     webhooksAllowPrivate,
     webhookRetrySchedule,
+    webhookDisableAfterFailures,
+    webhookTimeoutMs,
     ...(llmBase ? { llm: { ...llmBase, provider: llmProvider } } : {}),
     ...(embBase ? { embeddings: { ...embBase, ...(embDims ? { dimensions: embDims } : {}) } } : {}),
     ...(transcription ? { transcription } : {}),

@@ -1,3 +1,5 @@
 export * from './platform.ts';
 export * from './identity.ts';
 export * from './idempotency.ts';
+export * from './query.ts';
+export * from './integrations.ts';

@@ -124,7 +124,7 @@ export function installConventions(app: FastifyInstance): void {
       case 'FST_REQ_FILE_TOO_LARGE':
       case 'FST_PARTS_LIMIT':
       case 'FST_FILES_LIMIT':
-        return sendError(request, reply, 'PAYLOAD_TOO_LARGE', { limit: app.initialConfig.bodyLimit }, {});
+        return sendError(request, reply, 'PAYLOAD_TOO_LARGE', { limit: request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit }, {});
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
@@ -135,7 +135,7 @@ export function installConventions(app: FastifyInstance): void {
     if (err instanceof SyntaxError && (fe.statusCode === 400 || /JSON/.test(err.message))) return sendError(request, reply, 'INVALID_JSON');
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       const code = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : fe.statusCode === 429 ? 'RATE_LIMITED' : 'BAD_REQUEST';
-      return sendError(request, reply, code, code === 'PAYLOAD_TOO_LARGE' ? { limit: app.initialConfig.bodyLimit } : {});
+      return sendError(request, reply, code, code === 'PAYLOAD_TOO_LARGE' ? { limit: request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit } : {});
     }
     request.log.error({ err }, 'unhandled error');
     return sendError(request, reply, 'INTERNAL_ERROR', { request_id: request.id });
