@@ -89,7 +89,7 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
 
   installConventions(app);
   guard.install(app);
-  installIdempotency(app, database.db);
+  installIdempotency(app, database.db, sealer);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {

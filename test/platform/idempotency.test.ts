@@ -126,3 +126,17 @@ describe('Idempotency-Key', () => {
     expect(b.headers['idempotent-replayed']).toBe('true');
   });
 });
+
+describe('remembered responses', () => {
+  it('are sealed at rest, since a create may return a secret shown once', async () => {
+    const { idempotencyKeys } = await import('../../src/db/schema/index.ts');
+    const org = await createOrg(t);
+    const res = await post(org, 'sealed', { name: 'secret-name-xyz' });
+    expect(res.statusCode).toBe(201);
+    const rows = await t.deps.database.db.select().from(idempotencyKeys);
+    const row = rows.find((r) => r.key === 'sealed');
+    expect(row?.responseBody).toBeTruthy();
+    expect(row!.responseBody).not.toContain('secret-name-xyz');
+    expect((await post(org, 'sealed', { name: 'secret-name-xyz' })).json()).toEqual(res.json());
+  });
+});

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { idempotencyKeys } from '../../db/schema/index.ts';
+import type { Sealer } from '../crypto/secrets.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, defineErrors } from './errors.ts';
 
@@ -68,9 +69,10 @@ function requestHash(request: FastifyRequest): string {
  * key is processed and its 2xx response remembered for 24 hours per organisation; the same key with
  * the same request replays that response with `Idempotent-Replayed: true`; with a different request
  * → 422 IDEMPOTENCY_KEY_REUSED; while the first is still running → 409 IDEMPOTENCY_IN_PROGRESS.
- * Failed requests release the key so a corrected retry is processed.
+ * Failed requests release the key so a corrected retry is processed. Remembered bodies are sealed
+ * at rest: a create response may carry a secret shown only once (an API key, a signing secret).
  */
-export function installIdempotency(app: FastifyInstance, db: Db): void {
+export function installIdempotency(app: FastifyInstance, db: Db, sealer: Sealer): void {
   app.decorateRequest('idempotency', undefined);
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -123,7 +125,7 @@ export function installIdempotency(app: FastifyInstance, db: Db): void {
       .code(replay)
       .header('idempotent-replayed', 'true')
       .type(existing.responseContentType ?? 'application/json; charset=utf-8');
-    return reply.send(existing.responseBody ?? '');
+    return reply.send(existing.responseBody ? sealer.open(existing.responseBody) : '');
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -137,7 +139,7 @@ export function installIdempotency(app: FastifyInstance, db: Db): void {
         .set({
           state: 'completed',
           responseStatus: reply.statusCode,
-          responseBody: (payload as string | null) ?? '',
+          responseBody: sealer.seal((payload as string | null) ?? ''),
           responseContentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
         })
         .where(where);
