@@ -14,7 +14,7 @@ import * as health from './modules/health/health.routes.ts';
 import * as apiKeys from './modules/api-keys/api-keys.routes.ts';
 import * as webhooks from './modules/webhooks/webhooks.routes.ts';
 import type { Database } from './platform/db/client.ts';
-import { installConventions, genReqId } from './platform/http/conventions.ts';
+import { childLoggerFactory, installConventions, genReqId } from './platform/http/conventions.ts';
 import { installIdempotency } from './platform/http/idempotency.ts';
 import { AiProviders } from './platform/ai/providers.ts';
 import { Guard } from './platform/auth/guard.ts';
@@ -65,6 +65,7 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
   const app = Fastify({
     loggerInstance: log,
     genReqId,
+    childLoggerFactory,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: config.bodyLimit,
     trustProxy: true,

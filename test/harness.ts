@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { buildApp, type App, type Deps } from '../src/app.ts';
 import { loadConfig, type Config } from '../src/config.ts';
@@ -56,8 +57,12 @@ export interface TestApp {
 }
 
 /** Builds the app over `database` with jobs and the outbox running, as `npm start` does. */
-export async function startApp(database: Database, config: Config = testConfig(), opts: { work?: boolean; configure?(deps: Deps, app: App): void } = {}): Promise<TestApp> {
-  const { app, deps } = await buildApp(config, database, { logger: createLogger(config.logLevel), jobsPollingSeconds: 0.5 });
+export async function startApp(
+  database: Database,
+  config: Config = testConfig(),
+  opts: { work?: boolean; logger?: Logger; configure?(deps: Deps, app: App): void } = {},
+): Promise<TestApp> {
+  const { app, deps } = await buildApp(config, database, { logger: opts.logger ?? createLogger(config.logLevel), jobsPollingSeconds: 0.5 });
   opts.configure?.(deps, app);
   await app.ready();
   await deps.jobs.start({ work: opts.work ?? true });

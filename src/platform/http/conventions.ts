@@ -1,5 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawRequestDefaultExpression,
+  RouteOptions,
+} from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
 import FindMyWay from 'find-my-way';
 import { langFromAcceptLanguage, type Lang } from '../i18n/lang.ts';
 import { AppError, errorMessage, errorSpec } from './errors.ts';
@@ -33,6 +42,41 @@ export function parseTraceparent(h: unknown): { traceId: string; parentId: strin
   const m = TRACEPARENT.exec(h.trim().toLowerCase());
   if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
   return { traceId: m[1]!, parentId: m[2]!, flags: m[3]! };
+}
+
+interface TraceContext {
+  traceId: string;
+  spanId: string;
+  parentId?: string;
+  flags: string;
+}
+const TRACE = Symbol('tadween.trace');
+
+/** The trace context of a raw request: continued from its traceparent, or new; computed once. */
+export function traceOf(raw: object): TraceContext {
+  const holder = raw as { [TRACE]?: TraceContext; headers?: Record<string, unknown> };
+  if (!holder[TRACE]) {
+    const tp = parseTraceparent(holder.headers?.traceparent);
+    holder[TRACE] = {
+      traceId: tp?.traceId ?? randomBytes(16).toString('hex'),
+      spanId: randomBytes(8).toString('hex'),
+      ...(tp ? { parentId: tp.parentId } : {}),
+      flags: tp?.flags ?? '01',
+    };
+  }
+  return holder[TRACE];
+}
+
+/** Fastify child-logger factory: every log line of a request carries its trace and span ids. */
+export function childLoggerFactory(
+  this: FastifyInstance,
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+  rawReq: RawRequestDefaultExpression,
+): FastifyBaseLogger {
+  const tc = traceOf(rawReq);
+  return logger.child({ ...bindings, trace_id: tc.traceId, span_id: tc.spanId, ...(tc.parentId ? { parent_span_id: tc.parentId } : {}) }, opts);
 }
 
 /** Sends the error envelope for `code` in the caller's language. */
@@ -83,12 +127,9 @@ export function installConventions(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     request.lang = langFromAcceptLanguage(request.headers['accept-language']) ?? 'en';
-    const tp = parseTraceparent(request.headers.traceparent);
-    request.traceId = tp?.traceId ?? randomBytes(16).toString('hex');
-    const spanId = randomBytes(8).toString('hex');
-    request.log = request.log.child({ trace_id: request.traceId, span_id: spanId, ...(tp ? { parent_span_id: tp.parentId } : {}) });
-    reply.log = request.log;
-    reply.header('traceparent', `00-${request.traceId}-${spanId}-${tp?.flags ?? '01'}`);
+    const tc = traceOf(request.raw);
+    request.traceId = tc.traceId;
+    reply.header('traceparent', `00-${tc.traceId}-${tc.spanId}-${tc.flags}`);
   });
 
   app.setNotFoundHandler((request, reply) => {
