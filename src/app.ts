@@ -54,6 +54,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** Poll interval of the job workers in seconds (tests use the minimum). */
   jobsPollingSeconds?: number;
+  /** Seconds between supervision passes that reclaim the jobs of dead workers. */
+  jobsSuperviseSeconds?: number;
 }
 
 /** Every module of the product, in registration order. */
@@ -77,7 +79,10 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  const jobs = new Jobs(database, log.child({ component: 'jobs' }), opts.jobsPollingSeconds ? { pollingIntervalSeconds: opts.jobsPollingSeconds } : {});
+  const jobs = new Jobs(database, log.child({ component: 'jobs' }), {
+    ...(opts.jobsPollingSeconds ? { pollingIntervalSeconds: opts.jobsPollingSeconds } : {}),
+    ...(opts.jobsSuperviseSeconds ? { superviseIntervalSeconds: opts.jobsSuperviseSeconds } : {}),
+  });
   const outbox = new Outbox(database.db, jobs, log.child({ component: 'outbox' }));
   const metrics = createMetrics();
   const sealer = createSealer(loadEncryptionKey(config));

@@ -62,7 +62,7 @@ export async function startApp(
   config: Config = testConfig(),
   opts: { work?: boolean; logger?: Logger; configure?(deps: Deps, app: App): void } = {},
 ): Promise<TestApp> {
-  const { app, deps } = await buildApp(config, database, { logger: opts.logger ?? createLogger(config.logLevel), jobsPollingSeconds: 0.5 });
+  const { app, deps } = await buildApp(config, database, { logger: opts.logger ?? createLogger(config.logLevel), jobsPollingSeconds: 0.5, jobsSuperviseSeconds: 2 });
   opts.configure?.(deps, app);
   await app.ready();
   await deps.jobs.start({ work: opts.work ?? true });

@@ -51,6 +51,8 @@ export interface JobDefinition<P> {
   ordered?: boolean;
   /** Jobs fetched per poll (default 20). */
   batchSize?: number;
+  /** A worker that stops sending heartbeats this long is presumed dead and its job retried (default 30, min 10). */
+  heartbeatSeconds?: number;
 }
 
 export interface EnqueueInput<P> {
@@ -127,7 +129,7 @@ export class Jobs {
           retryDelayMax: 3600,
           // pg-boss's own expiry backstops the in-process timeout, e.g. for a hung event loop.
           expireInSeconds: (def.timeoutSeconds ?? 300) + 30,
-          heartbeatSeconds: 30,
+          heartbeatSeconds: Math.max(10, def.heartbeatSeconds ?? 30),
           deadLetter: DEAD_LETTER,
         })
         .catch(ignoreExists);
@@ -254,7 +256,9 @@ export class Jobs {
     const [claimed] = await db
       .update(jobs)
       .set({ status: 'running', attempts: sql`${jobs.attempts} + 1`, startedAt: sql`coalesce(${jobs.startedAt}, now())`, updatedAt: new Date() })
-      .where(and(eq(jobs.id, jobId), eq(jobs.status, 'queued')))
+      // 'running' too: pg-boss hands a job out again only after the previous holder's claim lapsed
+      // (a dead worker), so a row still marked running belongs to that abandoned attempt.
+      .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running'])))
       .returning();
     if (!claimed) {
       // Cancelled, or already finished by an earlier attempt whose completion pg-boss never heard of.
