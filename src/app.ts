@@ -9,6 +9,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import type { Config } from './config.ts';
+import * as auth from './modules/auth/auth.routes.ts';
 import * as discovery from './modules/discovery/discovery.routes.ts';
 import * as health from './modules/health/health.routes.ts';
 import * as apiKeys from './modules/api-keys/api-keys.routes.ts';
@@ -24,6 +25,8 @@ import { createSealer, loadEncryptionKey, type Sealer } from './platform/crypto/
 import { Jobs } from './platform/jobs/jobs.ts';
 import { Outbox } from './platform/jobs/outbox.ts';
 import { createLogger } from './platform/observability/logger.ts';
+import { MemoryRateLimitStore, type RateLimitStore } from './platform/ratelimit/rate-limit.ts';
+import { installRouteRateLimits } from './platform/ratelimit/route.ts';
 import { createMetrics, installMetrics, type Metrics } from './platform/observability/metrics.ts';
 
 export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -48,6 +51,8 @@ export interface Deps {
   guard: Guard;
   /** LLM, embeddings and transcription providers (each optional). */
   ai: AiProviders;
+  /** Counters behind every rate limit (in memory on one node). */
+  rateLimits: RateLimitStore;
 }
 
 export interface BuildOptions {
@@ -59,7 +64,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery, apiKeys, webhooks];
+const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery, auth, apiKeys, webhooks];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {
@@ -91,9 +96,11 @@ export async function buildApp(config: Config, database: Database, opts: BuildOp
   const tokens = new TokenService(keys, config.publicUrl);
   const guard = new Guard(database.db, tokens);
   const ai = new AiProviders(config);
-  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys, tokens, guard, ai };
+  const rateLimits = new MemoryRateLimitStore();
+  const deps: Deps = { config, database, jobs, outbox, metrics, log, sealer, keys, tokens, guard, ai, rateLimits };
 
   installConventions(app);
+  installRouteRateLimits(app, rateLimits);
   guard.install(app);
   installIdempotency(app, database.db, sealer);
   await app.register(cookie);

@@ -6,7 +6,7 @@ import { pageRequest } from '../../platform/http/pagination.ts';
 import { errorResponses, GUARDED } from '../external/errors.schemas.ts';
 import { ApiKeyList, ApiKeyUsage, CreateApiKeyBody, CreatedApiKey, KeyIdParams, ListApiKeysQuery, UsageQuery } from './api-keys.schemas.ts';
 import { ApiKeysService } from './api-keys.service.ts';
-import { MemoryRateLimitStore, RateLimiter, type RateLimitResult } from './rate-limit.ts';
+import { MemoryRateLimitStore, RateLimiter, type RateLimitResult } from '../../platform/ratelimit/rate-limit.ts';
 
 /** Requests per minute allowed to each API key. */
 export const API_KEY_RATE_LIMIT = 60;

@@ -138,7 +138,7 @@ export class Guard {
     if (!row || row.user.orgId !== claims.org_id) throw new AppError('TOKEN_INVALID');
     if (row.revoked) throw new AppError('TOKEN_REVOKED');
     if (row.user.status !== 'active') throw new AppError('TOKEN_REVOKED', { reason: 'account deactivated' });
-    if (row.user.tokensValidAfter && claims.iat * 1000 < row.user.tokensValidAfter.getTime() - 999) throw new AppError('TOKEN_REVOKED');
+    if (row.user.tokensValidAfter && claims.iat * 1000 < row.user.tokensValidAfter.getTime()) throw new AppError('TOKEN_REVOKED');
     const language = (row.user.language ?? row.org.defaultLanguage) as Lang;
     if (request) request.preferredLang = language;
     return {
