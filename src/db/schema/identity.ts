@@ -154,3 +154,16 @@ export const instanceAdmins = pgTable('instance_admins', {
   passwordHash: text('password_hash').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/** An organisation's single sign-on configuration (OIDC issuer or SAML IdP); secrets sealed. */
+export const orgSso = pgTable('org_sso', {
+  orgId: uuid('org_id').primaryKey(),
+  type: text('type', { enum: ['oidc', 'saml'] }).notNull(),
+  issuer: text('issuer'),
+  clientId: text('client_id'),
+  clientSecretSealed: text('client_secret_sealed'),
+  metadataXml: text('metadata_xml'),
+  metadataUrl: text('metadata_url'),
+  updatedBy: uuid('updated_by'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

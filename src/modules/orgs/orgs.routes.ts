@@ -3,6 +3,7 @@ import type { App, Deps } from '../../app.ts';
 import { actorOf } from '../../platform/auth/guard.ts';
 import { Organization } from '../auth/auth.routes.ts';
 import { OrgsService, listPlans } from './orgs.service.ts';
+import { SsoService, type SsoInput } from './sso.ts';
 
 const TAGS = ['organizations'];
 const Limit = Type.Object({ used: Type.Integer(), limit: Type.Union([Type.Integer(), Type.Null()]) });
@@ -24,6 +25,16 @@ const Byok = Type.Object({
 });
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const byokAuth = { auth: { minRole: 'admin' as const, minPlan: 'enterprise' as const, feature: 'byok' } };
+const ssoAuth = { auth: { minRole: 'admin' as const, minPlan: 'enterprise' as const, feature: 'sso' } };
+const Sso = Type.Object({
+  type: Type.Union([Type.Literal('oidc'), Type.Literal('saml')]),
+  issuer: Type.Union([Type.String(), Type.Null()]),
+  client_id: Type.Union([Type.String(), Type.Null()]),
+  client_secret_set: Type.Boolean(),
+  metadata_url: Type.Union([Type.String(), Type.Null()]),
+  metadata_xml_set: Type.Boolean(),
+  updated_at: Type.String({ format: 'date-time' }),
+});
 
 /** Plans, the organisation's profile and limits, locations and BYOK under /api/v1/organizations. */
 export function register(app: App, deps: Deps): void {
@@ -142,6 +153,63 @@ export function register(app: App, deps: Deps): void {
       await service.deleteLocation(actorOf(request), request.params.id);
       return reply.code(204).send(null);
     },
+  );
+
+  const sso = new SsoService(deps.database.db, deps.sealer, { allowPrivate: deps.config.webhooksAllowPrivate, requireHttps: deps.config.nodeEnv === 'production' });
+
+  app.get('/api/v1/organizations/sso', { config: ssoAuth, schema: { tags: TAGS, summary: 'Single sign-on configuration (secrets never shown)', response: { 200: Sso } } }, async (request) =>
+    sso.get(actorOf(request)),
+  );
+
+  app.put(
+    '/api/v1/organizations/sso',
+    {
+      config: ssoAuth,
+      schema: {
+        tags: TAGS,
+        summary: 'Configure single sign-on: an OIDC issuer or a SAML identity provider',
+        body: Type.Union([
+          Type.Object({
+            type: Type.Literal('oidc'),
+            issuer: Type.String({ format: 'uri', maxLength: 500 }),
+            client_id: Type.String({ minLength: 1, maxLength: 500 }),
+            client_secret: Type.String({ minLength: 1, maxLength: 2000 }),
+          }),
+          Type.Object({
+            type: Type.Literal('saml'),
+            metadata_xml: Type.Optional(Type.String({ minLength: 20, maxLength: 500_000 })),
+            metadata_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2000 })),
+          }),
+        ]),
+        response: { 200: Sso },
+      },
+    },
+    async (request) => sso.put(actorOf(request), request.body as SsoInput),
+  );
+
+  app.delete('/api/v1/organizations/sso', { config: ssoAuth, schema: { tags: TAGS, summary: 'Remove single sign-on', response: { 204: Type.Null() } } }, async (request, reply) => {
+    await sso.remove(actorOf(request));
+    return reply.code(204).send(null);
+  });
+
+  app.post(
+    '/api/v1/organizations/sso/test',
+    {
+      config: ssoAuth,
+      schema: {
+        tags: TAGS,
+        summary: 'Validate the SSO configuration against the identity provider',
+        description: 'OIDC: the discovery document (issuer, endpoints) and its signing keys. SAML: entity id, SSO URL and signing certificate in the metadata.',
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(),
+            type: Type.Union([Type.Literal('oidc'), Type.Literal('saml')]),
+            checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.Optional(Type.String()) })),
+          }),
+        },
+      },
+    },
+    async (request) => sso.test(actorOf(request)),
   );
 
   app.get('/api/v1/organizations/byok', { config: byokAuth, schema: { tags: TAGS, summary: 'The organisation LLM key settings (never the key)', response: { 200: Byok } } }, async (request) =>
