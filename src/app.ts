@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import type { Config } from './config.ts';
 import * as auth from './modules/auth/auth.routes.ts';
 import * as discovery from './modules/discovery/discovery.routes.ts';
+import * as knowledge from './modules/knowledge/knowledge.routes.ts';
 import * as orgs from './modules/orgs/orgs.routes.ts';
 import * as instanceAdmin from './modules/instance-admin/instance.routes.ts';
 import * as health from './modules/health/health.routes.ts';
@@ -66,7 +67,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): void | Promise<void> }> = [health, discovery, auth, orgs, instanceAdmin, apiKeys, webhooks];
+const MODULES: Array<{ register(app: App, deps: Deps): unknown }> = [health, discovery, auth, orgs, instanceAdmin, knowledge, apiKeys, webhooks];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {

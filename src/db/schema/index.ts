@@ -3,3 +3,4 @@ export * from './identity.ts';
 export * from './idempotency.ts';
 export * from './query.ts';
 export * from './integrations.ts';
+export * from './entries.ts';
