@@ -250,7 +250,7 @@ describe('follow-up work', () => {
     await t.app.inject({ method: 'DELETE', url: `${K}/${e.id}`, headers: org.owner.headers });
     const acts = await t.deps.database.db.select().from(activity).where(eq(activity.entityId, e.id));
     expect(acts.map((a) => a.action).sort()).toEqual(['archived', 'created', 'updated']);
-    const events = await t.deps.database.db.select().from(outboxEvents).where(eq(outboxEvents.aggregateId, e.id));
+    const events = await t.deps.database.db.select().from(outboxEvents).where(eq(outboxEvents.aggregateId, e.id)).orderBy(outboxEvents.id);
     expect(events.map((x) => x.type)).toEqual(['knowledge.created', 'knowledge.updated', 'knowledge.deleted']);
 
     const before = await t.deps.database.db.select({ n: sql<number>`count(*)::int` }).from(outboxEvents);
