@@ -3,6 +3,7 @@ import type { App, Deps } from '../../app.ts';
 import { actorOf } from '../../platform/auth/guard.ts';
 import { AppError } from '../../platform/http/errors.ts';
 import { Paginated, PaginationQuery, UuidList, pageRequest } from '../../platform/http/pagination.ts';
+import { KnowledgeBulk, MAX_IMPORT_BYTES, rowsFromCsv } from './knowledge.bulk.ts';
 import { KnowledgeService, type EntryInput, type ListFilters } from './knowledge.service.ts';
 
 const TAGS = ['knowledge'];
@@ -363,6 +364,104 @@ export function register(app: App, deps: Deps): { service: KnowledgeService } {
       await service.unrelate(actorOf(request), request.params.id, request.params.related_id);
       return reply.code(204).send(null);
     },
+  );
+
+  const bulk = new KnowledgeBulk(deps.database.db, service);
+  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string', bodyLimit: MAX_IMPORT_BYTES }, (_request, body, done) => done(null, body));
+
+  app.post(
+    '/api/v1/knowledge/bulk-import',
+    {
+      bodyLimit: MAX_IMPORT_BYTES,
+      config: { auth: growth('bulk_operations'), idempotent: true },
+      schema: {
+        tags: TAGS,
+        summary: 'Import entries from a JSON array or CSV',
+        description:
+          'Send `application/json` (an array of entries, or {"entries": [...]}) or `text/csv` (a header row with title, content, summary, language, tag_ids, ' +
+          'expert_ids, department_id, category_id, location_id, source_ref; lists separated by ; or |). Up to 5,000 rows and 10 MB, else 413. ' +
+          'Each row gets a result; with atomic=true the import is all-or-nothing (422 naming the first bad row).',
+        querystring: Type.Object({ atomic: Type.Optional(Type.Boolean({ default: false })) }),
+        body: Type.Unknown({ description: 'A JSON array of entries, {"entries": [...]}, or CSV text' }),
+        response: {
+          200: Type.Object({
+            created: Type.Integer(),
+            failed: Type.Integer(),
+            results: Type.Array(
+              Type.Object({
+                index: Type.Integer(),
+                status: Type.Union([Type.Literal('created'), Type.Literal('error')]),
+                id: Type.Optional(Type.String()),
+                error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body as unknown;
+      const rows =
+        typeof body === 'string'
+          ? rowsFromCsv(body)
+          : Array.isArray(body)
+            ? body
+            : body && typeof body === 'object' && Array.isArray((body as { entries?: unknown }).entries)
+              ? (body as { entries: unknown[] }).entries
+              : undefined;
+      if (!rows) throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'body', reason: 'must be a JSON array of entries, {"entries": [...]}, or CSV text' }] });
+      return bulk.import(actorOf(request), rows, request.query.atomic ?? false);
+    },
+  );
+
+  app.get(
+    '/api/v1/knowledge/export',
+    {
+      config: { auth: growth('bulk_operations') },
+      schema: {
+        tags: TAGS,
+        summary: 'Export entries as JSON (streamed)',
+        description: 'Streams `{"exported_at", "items": [...]}` with the list filters; include_versions=true adds each entry’s versions.',
+        querystring: Type.Object({
+          tag_ids: ListQuery.properties.tag_ids,
+          department_id: ListQuery.properties.department_id,
+          category_id: ListQuery.properties.category_id,
+          status: ListQuery.properties.status,
+          language: ListQuery.properties.language,
+          verified: ListQuery.properties.verified,
+          include_versions: Type.Optional(Type.Boolean({ default: false })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const { include_versions, ...filters } = request.query;
+      reply.type('application/json; charset=utf-8').header('content-disposition', 'attachment; filename="tadween-export.json"');
+      return reply.send(bulk.exportStream(actorOf(request), filters as ListFilters, include_versions ?? false));
+    },
+  );
+
+  app.post(
+    '/api/v1/knowledge/departments/classify',
+    {
+      config: { auth: { minRole: 'manager' } },
+      schema: {
+        tags: TAGS,
+        summary: 'Assign entries to the closest department',
+        description: 'Compares each entry with each department’s name, description and existing entries, in either language; below the confidence threshold entries stay unassigned.',
+        body: Type.Object({
+          entry_ids: Type.Optional(Type.Array(Uuid, { maxItems: 5000 })),
+          only_unassigned: Type.Optional(Type.Boolean({ default: true })),
+          dry_run: Type.Optional(Type.Boolean({ default: false })),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(Type.Object({ entry_id: Uuid, department_id: Type.Union([Uuid, Type.Null()]), confidence: Type.Number() })),
+            assigned: Type.Integer(),
+          }),
+        },
+      },
+    },
+    async (request) => bulk.classify(actorOf(request), request.body),
   );
 
   return { service };

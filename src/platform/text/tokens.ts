@@ -1,0 +1,69 @@
+const DIACRITICS = /[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]/gu;
+const ARABIC_DIGITS = /[\u0660-\u0669\u06F0-\u06F9]/gu;
+
+const STOP_WORDS = (
+
+    'a an and are as at be but by for from has have in is it its of on or that the this to was were will with what which who whom whose when where why how ' +
+    'do does did not no yes can could should would may might must than then there their they them these those i you he she we our your his her ' +
+    'في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين هو هي هم ما ماذا متى أين اين كيف لماذا هل لم لن قد كان كانت يكون أن ان إن او أو ثم كل بعض غير بين عند حتى'
+  ).split(/\s+/);
+
+/** Folds Arabic spelling variants and digits so that equivalent words compare equal. */
+export function foldArabic(s: string): string {
+  return s
+    .replace(DIACRITICS, '')
+    .replace(/[أإآٱ]/gu, 'ا')
+    .replace(/ى/gu, 'ي')
+    .replace(/ة/gu, 'ه')
+    .replace(/[ؤئ]/gu, 'ء')
+    .replace(ARABIC_DIGITS, (d) => String((d.codePointAt(0)! - (d >= '\u06F0' ? 0x06f0 : 0x0660)) % 10));
+}
+
+/** A light stemmer: Arabic article and common prefixes/suffixes, English plural and -ing/-ed. */
+export function lightStem(word: string): string {
+  if (/[\u0600-\u06FF]/u.test(word)) {
+    let w = word;
+    // A conjunction (و، ف) may precede the article or a preposition: وبالمضخات → بالمضخات → مضخات.
+    if (w.length > 4 && (w.startsWith('و') || w.startsWith('ف')) && /^[وف](ال|بال|كال|لل)/u.test(w)) w = w.slice(1);
+    let stripped = false;
+    for (const p of ['بال', 'كال', 'فال', 'وال', 'لل', 'ال']) {
+      if (w.startsWith(p) && w.length - p.length >= 2) {
+        w = w.slice(p.length);
+        stripped = true;
+        break;
+      }
+    }
+    if (!stripped && w.length > 3 && (w.startsWith('و') || w.startsWith('ف'))) w = w.slice(1);
+    for (const s of ['ات', 'ون', 'ين', 'ان', 'ها', 'هم', 'يه', 'ه', 'ي']) {
+      if (w.endsWith(s) && w.length - s.length >= 3) {
+        w = w.slice(0, -s.length);
+        break;
+      }
+    }
+    return w;
+  }
+  let w = word;
+  if (w.length > 4 && w.endsWith('ies')) w = `${w.slice(0, -3)}y`;
+  else if (w.length > 3 && w.endsWith('s') && !w.endsWith('ss')) w = w.slice(0, -1);
+  if (w.length > 5 && w.endsWith('ing')) w = w.slice(0, -3);
+  else if (w.length > 4 && w.endsWith('ed')) w = w.slice(0, -2);
+  return w;
+}
+
+let stop: Set<string> | undefined;
+/** Stop words, folded the same way as the text they are compared with. */
+function isStop(w: string): boolean {
+  stop ??= new Set(STOP_WORDS.map((x) => foldArabic(x)));
+  return stop.has(w);
+}
+
+/** Normalised, stemmed, stop-word-free terms of a text in Arabic, English or both. */
+export function terms(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of foldArabic(text.toLowerCase()).split(/[^\p{L}\p{N}]+/u)) {
+    if (!raw || isStop(raw)) continue;
+    const t = lightStem(raw);
+    if (t.length >= 2 && !isStop(t)) out.push(t);
+  }
+  return out;
+}
