@@ -226,10 +226,10 @@ export class KnowledgeService {
     if (f.created_before) conds.push(lt(E.createdAt, new Date(f.created_before)));
     if (f.updated_after) conds.push(gt(E.updatedAt, new Date(f.updated_after)));
     if (f.tag_ids?.length) {
-      conds.push(sql`EXISTS (SELECT 1 FROM ${entryTags} WHERE ${entryTags.entryId} = ${E.id} AND ${entryTags.orgId} = ${actor.orgId} AND ${inArray(entryTags.tagId, f.tag_ids)})`);
+      conds.push(inArray(E.id, this.db.select({ id: entryTags.entryId }).from(entryTags).where(and(eq(entryTags.orgId, actor.orgId), inArray(entryTags.tagId, f.tag_ids)))));
     }
     if (f.expert_id) {
-      conds.push(sql`EXISTS (SELECT 1 FROM ${entryExperts} WHERE ${entryExperts.entryId} = ${E.id} AND ${entryExperts.userId} = ${f.expert_id})`);
+      conds.push(inArray(E.id, this.db.select({ id: entryExperts.entryId }).from(entryExperts).where(and(eq(entryExperts.orgId, actor.orgId), eq(entryExperts.userId, f.expert_id)))));
     }
     if (f.q) {
       const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
