@@ -4,3 +4,4 @@ export * from './idempotency.ts';
 export * from './query.ts';
 export * from './integrations.ts';
 export * from './entries.ts';
+export * from './search.ts';
