@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import * as auth from './modules/auth/auth.routes.ts';
 import * as discovery from './modules/discovery/discovery.routes.ts';
 import * as knowledge from './modules/knowledge/knowledge.routes.ts';
+import * as external from './modules/external/external.routes.ts';
 import * as orgs from './modules/orgs/orgs.routes.ts';
 import * as query from './modules/query/query.routes.ts';
 import * as instanceAdmin from './modules/instance-admin/instance.routes.ts';
@@ -68,7 +69,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): unknown }> = [health, discovery, auth, orgs, instanceAdmin, knowledge, query, apiKeys, webhooks];
+const MODULES: Array<{ register(app: App, deps: Deps): unknown }> = [health, discovery, auth, orgs, instanceAdmin, knowledge, query, apiKeys, webhooks, external];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {
