@@ -143,6 +143,8 @@ describe('questions', () => {
       const failed = await llm.app.inject({ method: 'POST', url: `${Q}/ask`, headers: org.owner.headers, payload: { question: 'How long before opening valve B?' } });
       expect(failed.statusCode).toBe(502);
       expect(failed.json().error.code).toBe('UPSTREAM_ERROR');
+      expect(failed.json().error.details.fallback.answer).toContain('wait thirty seconds');
+      expect(failed.json().error.details.fallback.citations).toHaveLength(1);
     } finally {
       await llm.close();
       await double.close();

@@ -131,7 +131,22 @@ export class QueryService {
     let confidence = extract.confidence;
     const llm = extract.confidence >= ANSWER_THRESHOLD ? await this.ai.llmFor(actor.orgId) : undefined;
     if (llm) {
-      const generated = await this.generate(actor.orgId, input.question, language, passages, opts);
+      let generated: Awaited<ReturnType<QueryService['generate']>>;
+      try {
+        generated = await this.generate(actor.orgId, input.question, language, passages, opts);
+      } catch (err) {
+        // The provider failed: the call answers 502, carrying the extractive answer when there is one.
+        if (err instanceof AppError && err.code === 'UPSTREAM_ERROR' && extract.confidence >= ANSWER_THRESHOLD) {
+          const fallback = {
+            answer: extract.sentences.map((x) => x.text).join(' '),
+            citations: extract.cited.map((i) => citationOf(passages[i]!, extract.sentences.filter((x) => x.passage === i).map((x) => x.text).join(' '))),
+            confidence: round(extract.confidence),
+            language,
+          };
+          throw new AppError('UPSTREAM_ERROR', { ...err.details, fallback });
+        }
+        throw err;
+      }
       if (generated === undefined) confidence = 0;
       else {
         answer = generated.text;
