@@ -6,6 +6,7 @@ import { detectLanguage } from '../../platform/text/language.ts';
 import { terms } from '../../platform/text/tokens.ts';
 import { Entry, ListQuery } from '../knowledge/knowledge.routes.ts';
 import { KnowledgeService, type ListFilters } from '../knowledge/knowledge.service.ts';
+import { DenseIndex } from '../query/query.dense.ts';
 import { LexicalRetriever } from '../query/query.retrieval.ts';
 import { AskResult, FilterProps } from '../query/query.schemas.ts';
 import { QueryService, type EntryFilters } from '../query/query.service.ts';
@@ -17,7 +18,7 @@ const keyAuth = (scope: string) => ({ auth: { methods: ['api_key' as const], min
 /** The API-key surface for scripts and integrations: the same lists and answers as the product API. */
 export function register(app: App, deps: Deps): void {
   const knowledge = new KnowledgeService(deps.database.db, deps.outbox);
-  const query = new QueryService(deps.database.db, new LexicalRetriever(deps.database.db), { terms, detectLanguage }, deps.ai, deps.outbox);
+  const query = new QueryService(deps.database.db, new LexicalRetriever(deps.database.db, new DenseIndex(deps.database.db, deps.ai, deps.config.embeddings?.model)), { terms, detectLanguage }, deps.ai, deps.outbox);
 
   app.get(
     '/api/v1/external/knowledge',

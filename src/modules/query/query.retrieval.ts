@@ -6,6 +6,7 @@ import { newId } from '../../platform/db/ids.ts';
 import { detectLanguage } from '../../platform/text/language.ts';
 import { terms } from '../../platform/text/tokens.ts';
 import { splitSentences } from './answer.ts';
+import { DenseIndex } from './query.dense.ts';
 import type { EntryFilters, Retriever, SearchHit, TextTools } from './query.service.ts';
 
 /** A passage of an entry, with the heading it sits under. */
@@ -96,7 +97,11 @@ const B = 0.75;
  * best passage.
  */
 export class LexicalRetriever implements Retriever {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** When given and enabled, dense results are fused with lexical ones by reciprocal rank. */
+    private readonly dense?: DenseIndex,
+  ) {}
 
   async entryExists(orgId: string, entryId: string): Promise<boolean> {
     const [r] = await this.db.select({ id: knowledgeEntries.id }).from(knowledgeEntries).where(and(eq(knowledgeEntries.id, entryId), eq(knowledgeEntries.orgId, orgId)));
@@ -105,8 +110,9 @@ export class LexicalRetriever implements Retriever {
 
   async search(orgId: string, query: string, opts: { limit: number; filters: EntryFilters }): Promise<{ hits: SearchHit[]; mode: 'lexical' | 'hybrid' }> {
     const qTerms = [...new Set(terms(query))].slice(0, 32);
-    if (qTerms.length === 0) return { hits: [], mode: 'lexical' };
-    const tsq = qTerms.join(' | ');
+    const denseOn = this.dense ? await this.dense.enabled() : false;
+    if (qTerms.length === 0 && !denseOn) return { hits: [], mode: 'lexical' };
+    const tsq = qTerms.length > 0 ? qTerms.join(' | ') : 'zzzznothing';
     const f = opts.filters;
     const filterSql = sql.join(
       [
@@ -123,14 +129,30 @@ export class LexicalRetriever implements Retriever {
     // Corpus statistics for BM25: passage count, average length and each term's document frequency.
     const [stats] = await queryRows<{ n: number; avg: number | null }>(this.db, sql`SELECT count(*)::int AS n, avg(term_count)::float8 AS avg FROM search_chunks WHERE org_id = ${orgId}`);
     const n = stats?.n ?? 0;
-    if (n === 0) return { hits: [], mode: 'lexical' };
+    if (n === 0) return { hits: [], mode: denseOn ? 'hybrid' : 'lexical' };
     const avgLen = stats?.avg ?? 1;
-    const dfRows = await queryRows<{ term: string; df: number }>(
-      this.db,
-      sql`SELECT t.term, (SELECT count(*)::int FROM search_chunks c WHERE c.org_id = ${orgId} AND c.tsv @@ to_tsquery('simple', quote_literal(t.term))) AS df
-            FROM unnest(${sql.raw(`ARRAY[${qTerms.map((t) => `'${t.replace(/'/g, "''")}'`).join(',')}]::text[]`)}) AS t(term)`,
-    );
+    const dfRows =
+      qTerms.length === 0
+        ? []
+        : await queryRows<{ term: string; df: number }>(
+            this.db,
+            sql`SELECT t.term, (SELECT count(*)::int FROM search_chunks c WHERE c.org_id = ${orgId} AND c.tsv @@ to_tsquery('simple', quote_literal(t.term))) AS df
+                  FROM unnest(${sql.raw(`ARRAY[${qTerms.map((t) => `'${t.replace(/'/g, "''")}'`).join(',')}]::text[]`)}) AS t(term)`,
+          );
     const idf = new Map(dfRows.map((r) => [r.term, Math.log(1 + (n - r.df + 0.5) / (r.df + 0.5))]));
+    type Row = {
+      chunk_id: string;
+      entry_id: string;
+      content: string;
+      heading: string | null;
+      terms: string;
+      term_count: number;
+      title: string;
+      language: string;
+      verified: boolean;
+      status: string;
+      review_due_at: string | Date | null;
+    };
     const candidates = await queryRows<{
       chunk_id: string;
       entry_id: string;
@@ -162,7 +184,35 @@ export class LexicalRetriever implements Retriever {
       const prev = best.get(c.entry_id);
       if (!prev || score > prev.score) best.set(c.entry_id, { score, row: c });
     }
-    const ranked = [...best.values()].sort((a, b) => b.score - a.score).slice(0, opts.limit);
+    let ranked = [...best.values()].sort((a, b) => b.score - a.score);
+    let mode: 'lexical' | 'hybrid' = 'lexical';
+    if (denseOn && this.dense) {
+      mode = 'hybrid';
+      // Reciprocal rank fusion (k = 60) of the lexical and dense rankings, per entry.
+      const dense = await this.dense.search(orgId, query, filterSql, 50);
+      const denseBest = new Map<string, { rank: number; chunkId: string }>();
+      for (const d of dense) if (!denseBest.has(d.entry_id)) denseBest.set(d.entry_id, { rank: denseBest.size + 1, chunkId: d.chunk_id });
+      const rows = new Map<string, Row>(ranked.map((r) => [r.row.entry_id, r.row]));
+      const missing = [...denseBest.entries()].filter(([e]) => !rows.has(e)).map(([, v]) => v.chunkId);
+      if (missing.length > 0) {
+        const extra = await queryRows<Row>(
+          this.db,
+          sql`SELECT c.id AS chunk_id, c.entry_id, c.content, c.heading, c.terms, c.term_count, e.title, e.language, e.verified, e.status, e.review_due_at
+                FROM search_chunks c JOIN knowledge_entries e ON e.id = c.entry_id
+               WHERE c.org_id = ${orgId} AND c.id IN (${sql.join(missing.map((id) => sql`${id}::uuid`), sql`, `)})`,
+        );
+        for (const r of extra) rows.set(r.entry_id, r);
+      }
+      const lexRank = new Map(ranked.map((r, i) => [r.row.entry_id, i + 1]));
+      const fused = [...rows.keys()].map((entryId) => {
+        const lr = lexRank.get(entryId);
+        const dr = denseBest.get(entryId)?.rank;
+        const score = (lr ? 1 / (60 + lr) : 0) + (dr ? 1 / (60 + dr) : 0);
+        return { score, row: rows.get(entryId)! };
+      });
+      ranked = fused.sort((a, b) => b.score - a.score);
+    }
+    ranked = ranked.slice(0, opts.limit);
     const now = Date.now();
     return {
       hits: ranked.map(({ score, row }) => {
@@ -182,7 +232,7 @@ export class LexicalRetriever implements Retriever {
           reviewOverdue: due !== undefined && due < now,
         };
       }),
-      mode: 'lexical',
+      mode,
     };
   }
 }
@@ -209,10 +259,12 @@ export function snippetOf(content: string, qSet: Set<string>): { snippet: string
 /** The retriever and text tools the query module uses, plus the index maintenance they rely on. */
 export function createRetrieval(deps: Deps): { retriever: Retriever; text: TextTools } {
   const db = deps.database.db;
-  // Keep the index in step with every committed change, in order per entry.
-  deps.outbox.subscribe('search-index', ['knowledge.created', 'knowledge.updated', 'knowledge.deleted'], async (event) => {
+  const dense = new DenseIndex(db, deps.ai, deps.config.embeddings?.model);
+  // Keep the index in step with every committed change, in order per entry; vectors follow when configured.
+  deps.outbox.subscribe('search-index', ['knowledge.created', 'knowledge.updated', 'knowledge.deleted'], async (event, { signal }) => {
     if (!event.orgId) return;
     await indexEntry(db, event.orgId, event.aggregateId);
+    await dense.indexEntry(event.orgId, event.aggregateId, signal);
   });
   deps.jobs.define<{ orgId: string }>({
     kind: 'search.reindex',
@@ -228,12 +280,13 @@ export function createRetrieval(deps: Deps): { retriever: Retriever; text: TextT
       let chunks = 0;
       for (const { id } of ids) {
         chunks += await indexEntry(db, payload.orgId, id);
+        await dense.indexEntry(payload.orgId, id);
         done += 1;
         if (done % 200 === 0) await progress((done / ids.length) * 100);
       }
       return { entries: done, chunks };
     },
   });
-  return { retriever: new LexicalRetriever(db), text: { terms, detectLanguage } };
+  return { retriever: new LexicalRetriever(db, dense), text: { terms, detectLanguage } };
 }
 

@@ -1,0 +1,48 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../../src/platform/db/client.ts';
+import { startOpenAiDouble } from '../doubles/openai.ts';
+import { createOrg } from '../factories.ts';
+import { BACKEND, createTestApp, type TestApp } from '../harness.ts';
+
+let t: TestApp;
+let double: Awaited<ReturnType<typeof startOpenAiDouble>>;
+beforeAll(async () => {
+  // A toy embedding: entries about "coolant" and the query word "refrigerant" share a dimension.
+  double = await startOpenAiDouble({
+    embed: (input) => {
+      const s = input.toLowerCase();
+      return [s.includes('coolant') || s.includes('refrigerant') ? 1 : 0, s.includes('invoice') ? 1 : 0, 0.01];
+    },
+  });
+  t = await createTestApp({ EMBEDDINGS_BASE_URL: double.url, EMBEDDINGS_MODEL: 'toy' });
+});
+afterAll(async () => {
+  await t?.close();
+  await double?.close();
+});
+
+describe('hybrid retrieval', () => {
+  it('fuses dense and lexical results where pgvector exists, and stays lexical where it does not', async () => {
+    const org = await createOrg(t);
+    const h = org.owner.headers;
+    const coolant = (await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Chiller', content: 'Top up the coolant every month.' } })).json();
+    await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Billing', content: 'Send each invoice by the fifth.' } });
+    await t.deps.outbox.dispatchAll();
+    await t.deps.jobs.drain(20_000);
+    const res = (await t.app.inject({ method: 'GET', url: '/api/v1/query/search?q=refrigerant', headers: h })).json();
+    if (BACKEND === 'embedded') {
+      expect(res.mode).toBe('hybrid');
+      // No lexical match for "refrigerant": only the dense side can find the coolant entry.
+      expect(res.items[0].entry_id).toBe(coolant.id);
+      const [n] = await queryRows<{ n: number }>(t.deps.database.db, sql`SELECT count(*)::int AS n FROM chunk_embeddings WHERE org_id = ${org.id}`);
+      expect(n?.n).toBe(2);
+    } else {
+      expect(await t.deps.database.hasVector()).toBe(false);
+      expect(res.mode).toBe('lexical');
+      expect(res.items).toEqual([]);
+      const health = (await t.app.inject({ method: 'GET', url: '/api/health' })).json();
+      expect(health.vector_search.available).toBe(false);
+    }
+  });
+});
