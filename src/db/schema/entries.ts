@@ -42,6 +42,8 @@ export const knowledgeEntries = pgTable(
     index('entries_org_status_created_idx').on(t.orgId, t.status, t.createdAt),
     index('entries_org_updated_idx').on(t.orgId, t.updatedAt),
     index('entries_org_department_idx').on(t.orgId, t.departmentId, t.createdAt),
+    // Lets counts of filtered lists run as index-only scans (status and id without visiting the rows).
+    index('entries_org_department_status_idx').on(t.orgId, t.departmentId, t.status, t.id),
     index('entries_org_category_idx').on(t.orgId, t.categoryId, t.createdAt),
     index('entries_org_author_idx').on(t.orgId, t.authorId, t.createdAt),
     index('entries_org_language_idx').on(t.orgId, t.language, t.createdAt),

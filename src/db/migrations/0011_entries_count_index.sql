@@ -1,0 +1,1 @@
+CREATE INDEX "entries_org_department_status_idx" ON "knowledge_entries" USING btree ("org_id","department_id","status","id");
