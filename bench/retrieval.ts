@@ -11,7 +11,7 @@ import { knowledgeEntries, organizations, users } from '../src/db/schema/index.t
 import { openEmbedded, openServer } from '../src/platform/db/client.ts';
 import { newId } from '../src/platform/db/ids.ts';
 import { createLogger } from '../src/platform/observability/logger.ts';
-import { indexEntry } from '../src/modules/query/query.retrieval.ts';
+import { indexEntries, indexEntry } from '../src/modules/query/query.retrieval.ts';
 import { loadXquad, percentile, retrievalMetrics } from './xquad.ts';
 
 const arg = (name: string, def: number) => {
@@ -66,7 +66,7 @@ async function setup(lang: 'ar' | 'en') {
         return { id: newId(), orgId, title: `Distractor ${done + i}`, content: picked.join(' '), language: lang, authorId: userId };
       });
       await db.insert(knowledgeEntries).values(rows);
-      for (const r of rows) await indexEntry(db, orgId, r.id);
+      await indexEntries(db, orgId, rows.map((r) => r.id));
     }
   }
   if (database.pglite) await database.pglite.exec('VACUUM ANALYZE');

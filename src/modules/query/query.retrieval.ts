@@ -1,4 +1,4 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Deps } from '../../app.ts';
 import { knowledgeEntries, searchChunks } from '../../db/schema/index.ts';
 import { queryRows, type Db, type Tx } from '../../platform/db/client.ts';
@@ -68,22 +68,32 @@ export function chunkText(content: string): Chunk[] {
 
 /** Replaces the indexed passages of an entry (or removes them when it is archived or gone). */
 export async function indexEntry(db: Db, orgId: string, entryId: string): Promise<number> {
+  return indexEntries(db, orgId, [entryId]);
+}
+
+/** Replaces the indexed passages of many entries in one transaction (reindexing, imports). */
+export async function indexEntries(db: Db, orgId: string, entryIds: string[]): Promise<number> {
+  if (entryIds.length === 0) return 0;
   return db.transaction(async (t) => {
     const tx = t as unknown as Tx;
-    await tx.delete(searchChunks).where(and(eq(searchChunks.orgId, orgId), eq(searchChunks.entryId, entryId)));
-    const [e] = await tx.select().from(knowledgeEntries).where(and(eq(knowledgeEntries.id, entryId), eq(knowledgeEntries.orgId, orgId)));
-    if (!e || e.status === 'archived') return 0;
-    const titleTerms = terms(e.title);
-    const chunks = chunkText(`${e.summary ? `${e.summary}\n\n` : ''}${e.content}`);
-    if (chunks.length === 0) chunks.push({ ordinal: 0, heading: null, content: e.title });
-    await tx.insert(searchChunks).values(
-      chunks.map((c) => {
+    await tx.delete(searchChunks).where(and(eq(searchChunks.orgId, orgId), inArray(searchChunks.entryId, entryIds)));
+    const entries = await tx
+      .select()
+      .from(knowledgeEntries)
+      .where(and(eq(knowledgeEntries.orgId, orgId), inArray(knowledgeEntries.id, entryIds), ne(knowledgeEntries.status, 'archived')));
+    const rows: Array<typeof searchChunks.$inferInsert> = [];
+    for (const e of entries) {
+      const titleTerms = terms(e.title);
+      const chunks = chunkText(`${e.summary ? `${e.summary}\n\n` : ''}${e.content}`);
+      if (chunks.length === 0) chunks.push({ ordinal: 0, heading: null, content: e.title });
+      for (const c of chunks) {
         // Title (and heading) terms lead every passage, twice: a title match weighs more.
-        const t = [...titleTerms, ...titleTerms, ...terms(c.heading ?? ''), ...terms(c.content)];
-        return { id: newId(), orgId, entryId, ordinal: c.ordinal, heading: c.heading, content: c.content, terms: t.join(' '), termCount: t.length };
-      }),
-    );
-    return chunks.length;
+        const all = [...titleTerms, ...titleTerms, ...terms(c.heading ?? ''), ...terms(c.content)];
+        rows.push({ id: newId(), orgId, entryId: e.id, ordinal: c.ordinal, heading: c.heading, content: c.content, terms: all.join(' '), termCount: all.length });
+      }
+    }
+    for (let i = 0; i < rows.length; i += 500) await tx.insert(searchChunks).values(rows.slice(i, i + 500));
+    return rows.length;
   });
 }
 
@@ -278,11 +288,12 @@ export function createRetrieval(deps: Deps): { retriever: Retriever; text: TextT
       await db.delete(searchChunks).where(eq(searchChunks.orgId, payload.orgId));
       let done = 0;
       let chunks = 0;
-      for (const { id } of ids) {
-        chunks += await indexEntry(db, payload.orgId, id);
-        await dense.indexEntry(payload.orgId, id);
-        done += 1;
-        if (done % 200 === 0) await progress((done / ids.length) * 100);
+      for (let i = 0; i < ids.length; i += 200) {
+        const batch = ids.slice(i, i + 200).map((r) => r.id);
+        chunks += await indexEntries(db, payload.orgId, batch);
+        for (const id of batch) await dense.indexEntry(payload.orgId, id);
+        done += batch.length;
+        await progress((done / ids.length) * 100);
       }
       return { entries: done, chunks };
     },
