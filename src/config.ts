@@ -42,6 +42,8 @@ export interface Config {
   encryptionKey?: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Largest uploaded file (documents, audio), in bytes (UPLOAD_LIMIT_BYTES, default 25 MB). */
+  uploadLimit: number;
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per bad variable. */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const bodyLimit = int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024);
+  const uploadLimit = int('UPLOAD_LIMIT_BYTES', 25 * 1024 * 1024, 1024, 1024 * 1024 * 1024);
   const webhooksAllowPrivate = bool('WEBHOOKS_ALLOW_PRIVATE', false);
   const webhookDisableAfterFailures = int('WEBHOOK_DISABLE_AFTER_FAILURES', 20, 1, 100_000);
   const webhookTimeoutMs = int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
@@ -216,5 +219,6 @@ export function loadConfig(env: Env = process.env): Config {
     blobs,
     ...(encryptionKey ? { encryptionKey } : {}),
     bodyLimit,
+    uploadLimit,
   };
 }

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOpenAiDouble } from '../doubles/openai.ts';
+import { createOrg, type TestOrg } from '../factories.ts';
+import { createTestApp, type TestApp } from '../harness.ts';
+
+let t: TestApp;
+let plain: TestApp;
+let double: Awaited<ReturnType<typeof startOpenAiDouble>>;
+beforeAll(async () => {
+  double = await startOpenAiDouble({ transcribe: () => ({ text: 'يجب فحص صمام الأمان قبل تشغيل المرجل. ثم افتح الصمام الرئيسي.', language: 'ar', duration: 7.5 }) });
+  t = await createTestApp({ TRANSCRIPTION_BASE_URL: double.url, TRANSCRIPTION_MODEL: 'whisper', UPLOAD_LIMIT_BYTES: '65536' });
+  plain = await createTestApp();
+});
+afterAll(async () => {
+  await t?.close();
+  await plain?.close();
+  await double?.close();
+});
+
+/** A tiny but real WAV file: RIFF/WAVE header and a few silent samples. */
+function wav(samples = 800): Buffer {
+  const data = Buffer.alloc(samples * 2);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVE', 8);
+  h.write('fmt ', 12);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(8000, 24);
+  h.writeUInt32LE(16000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
+  return Buffer.concat([h, data]);
+}
+
+function multipart(file: Buffer, filename: string, fields: Record<string, string> = {}) {
+  const boundary = '----tadween-test-boundary';
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`));
+  parts.push(file, Buffer.from(`\r\n--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+const upload = (app: TestApp, org: TestOrg, file: Buffer, name = 'note.wav', url = '/api/v1/capture/voice/upload') => {
+  const m = multipart(file, name, { language: 'ar' });
+  return app.app.inject({ method: 'POST', url, headers: { ...org.owner.headers, ...m.headers }, payload: m.payload });
+};
+
+describe('manual capture', () => {
+  it('creates an entry at once, titled from the first sentence when no title is given', async () => {
+    const org = await createOrg(t);
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/capture/manual/', headers: org.owner.headers, payload: { content: 'Close the north gate at 22:00. Keys are in the guard room.' } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ title: 'Close the north gate at 22:00.', source: { type: 'manual' }, language: 'en' });
+    const titled = await t.app.inject({ method: 'POST', url: '/api/v1/capture/manual/', headers: org.owner.headers, payload: { content: 'x', title: 'Given' } });
+    expect(titled.json().title).toBe('Given');
+    expect((await t.app.inject({ method: 'POST', url: '/api/v1/capture/manual/', headers: org.owner.headers, payload: {} })).statusCode).toBe(422);
+  });
+});
+
+describe('voice capture', () => {
+  it('transcribes an upload into an entry through a job, and the job is private to the organisation', async () => {
+    const org = await createOrg(t);
+    const res = await upload(t, org, wav());
+    expect(res.statusCode).toBe(202);
+    const jobId = res.json().job_id as string;
+    await t.deps.jobs.drain(20_000);
+    const job = (await t.app.inject({ method: 'GET', url: `/api/v1/capture/voice/jobs/${jobId}`, headers: org.owner.headers })).json();
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1, progress: 100 });
+    expect(job.entry_ids).toHaveLength(1);
+    const entry = (await t.app.inject({ method: 'GET', url: `/api/v1/knowledge/${job.entry_ids[0]}`, headers: org.owner.headers })).json();
+    expect(entry).toMatchObject({ title: 'يجب فحص صمام الأمان قبل تشغيل المرجل.', language: 'ar', source: { type: 'voice', ref: `job:${jobId}` } });
+    expect(entry.metadata).toMatchObject({ filename: 'note.wav', duration_s: 7.5 });
+    const list = (await t.app.inject({ method: 'GET', url: '/api/v1/capture/voice/jobs?status=succeeded', headers: org.owner.headers })).json();
+    expect(list.items.map((j: { id: string }) => j.id)).toEqual([jobId]);
+    const other = await createOrg(t);
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/capture/voice/jobs/${jobId}`, headers: other.owner.headers })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/capture/voice/jobs', headers: other.owner.headers })).json().items).toEqual([]);
+  });
+
+  it('refuses what is not audio (415), too large a file (413) and a missing file (422)', async () => {
+    const org = await createOrg(t);
+    const notAudio = await upload(t, org, Buffer.from('%PDF-1.7 this is not audio at all'), 'fake.wav');
+    expect(notAudio.statusCode).toBe(415);
+    expect(notAudio.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const big = await upload(t, org, wav(40_000));
+    expect(big.statusCode).toBe(413);
+    const m = { 'content-type': 'multipart/form-data; boundary=b' };
+    const none = await t.app.inject({ method: 'POST', url: '/api/v1/capture/voice/upload', headers: { ...org.owner.headers, ...m }, payload: '--b\r\ncontent-disposition: form-data; name="language"\r\n\r\nar\r\n--b--\r\n' });
+    expect(none.statusCode).toBe(422);
+    expect(none.json().error.code).toBe('FILE_REQUIRED');
+  });
+
+  it('transcribes synchronously on Growth+ only', async () => {
+    const growth = await createOrg(t, { plan: 'growth' });
+    const ok = await upload(t, growth, wav(), 'a.wav', '/api/v1/capture/voice/transcribe');
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ language: 'ar', duration_s: 7.5 });
+    expect(ok.json().text).toContain('صمام');
+    const starter = await createOrg(t, { plan: 'starter' });
+    const gated = await upload(t, starter, wav(), 'a.wav', '/api/v1/capture/voice/transcribe');
+    expect(gated.statusCode).toBe(403);
+    expect(gated.json().error).toMatchObject({ code: 'PLAN_UPGRADE_REQUIRED', details: { required_plan: 'growth' } });
+  });
+
+  it('answers 503 TRANSCRIPTION_UNAVAILABLE at once without a provider, saying how to configure one', async () => {
+    const org = await createOrg(plain, { plan: 'growth' });
+    for (const url of ['/api/v1/capture/voice/upload', '/api/v1/capture/voice/transcribe']) {
+      const res = await upload(plain, org, wav(), 'a.wav', url);
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.code).toBe('TRANSCRIPTION_UNAVAILABLE');
+      expect(res.json().error.message).toContain('TRANSCRIPTION_BASE_URL');
+    }
+  });
+});
