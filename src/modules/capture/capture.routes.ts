@@ -9,7 +9,11 @@ import { PermanentJobError, type JobRow } from '../../platform/jobs/jobs.ts';
 import { splitSentences } from '../query/answer.ts';
 import { Entry } from '../knowledge/knowledge.routes.ts';
 import { KnowledgeService } from '../knowledge/knowledge.service.ts';
+import { and, eq, sql } from 'drizzle-orm';
+import { knowledgeEntries } from '../../db/schema/index.ts';
+import { LocalBlobStore, blobKey } from '../../platform/blobs/blobs.ts';
 import { detectAudio } from './audio.ts';
+import { claimedKind, detectDocument, parseDocument, type DocumentKind } from './documents.ts';
 
 defineErrors({
   FILE_REQUIRED: { status: 422, en: 'Send the file in a multipart field named "file".', ar: 'أرسل الملف في حقل multipart باسم "file".' },
@@ -17,6 +21,7 @@ defineErrors({
 
 const TAGS = ['capture'];
 const VOICE_KIND = 'capture.voice';
+const DOCUMENT_KIND = 'capture.document';
 
 /** A title from the first sentence of a text, trimmed to 120 characters. */
 export function titleFrom(text: string): string {
@@ -58,22 +63,26 @@ function presentJob(j: JobRow) {
   };
 }
 
-/** Reads the single uploaded file of a multipart request, with the limits of the instance. */
-async function readUpload(request: FastifyRequest): Promise<{ bytes: Buffer; filename: string; fields: Record<string, string> }> {
+/** Reads the single uploaded file of a multipart request; over `limit` bytes → 413. */
+async function readUpload(request: FastifyRequest, limit: number): Promise<{ bytes: Buffer; filename: string; fields: Record<string, string> }> {
   if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE');
   const fields: Record<string, string> = {};
   let file: { bytes: Buffer; filename: string } | undefined;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'file' || file) {
-        part.file.resume();
-        continue;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file' || file) {
+          part.file.resume();
+          continue;
+        }
+        file = { bytes: await part.toBuffer(), filename: part.filename };
+      } else if (typeof part.value === 'string') {
+        fields[part.fieldname] = part.value;
       }
-      const bytes = await part.toBuffer();
-      file = { bytes, filename: part.filename };
-    } else if (typeof part.value === 'string') {
-      fields[part.fieldname] = part.value;
     }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('PAYLOAD_TOO_LARGE', { limit });
+    throw err;
   }
   if (!file) throw new AppError('FILE_REQUIRED');
   return { ...file, fields };
@@ -157,7 +166,7 @@ export async function register(app: App, deps: Deps): Promise<void> {
     async (request, reply) => {
       requireTranscription();
       const actor = actorOf(request);
-      const { bytes, filename, fields } = await readUpload(request);
+      const { bytes, filename, fields } = await readUpload(request, deps.config.uploadLimit);
       if (!detectAudio(bytes)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { accepted: ['mp3', 'm4a', 'wav', 'webm', 'ogg'] });
       const language = fields.language === 'ar' || fields.language === 'en' ? fields.language : undefined;
       const job = await deps.database.db.transaction((tx) =>
@@ -180,7 +189,7 @@ export async function register(app: App, deps: Deps): Promise<void> {
     },
     async (request) => {
       requireTranscription();
-      const { bytes, fields } = await readUpload(request);
+      const { bytes, fields } = await readUpload(request, deps.config.uploadLimit);
       if (!detectAudio(bytes)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { accepted: ['mp3', 'm4a', 'wav', 'webm', 'ogg'] });
       const language = fields.language === 'ar' || fields.language === 'en' ? fields.language : undefined;
       const t = await deps.ai.transcribe(bytes, language ? { language } : {});
@@ -188,27 +197,131 @@ export async function register(app: App, deps: Deps): Promise<void> {
     },
   );
 
-  app.get(
-    '/api/v1/capture/voice/jobs',
+  const blobs = new LocalBlobStore('dir' in deps.config.blobs ? deps.config.blobs.dir : `${deps.config.dataDir}/blobs`);
+
+  deps.jobs.define<{ blob: string; kind: DocumentKind; filename: string; actor: Actor; options: DocumentOptions }>({
+    kind: DOCUMENT_KIND,
+    retryLimit: 3,
+    retryDelaySeconds: 5,
+    timeoutSeconds: 1800,
+    handler: async ({ job, payload, progress, db }) => {
+      const bytes = await blobs.get(payload.blob);
+      const sections = await parseDocument(bytes, payload.kind, payload.filename, payload.options.split ?? 'sections', payload.options.csv_mapping);
+      await progress(30);
+      const entryIds: string[] = [];
+      const errors: Array<{ section: number; code: string; message: string }> = [];
+      for (let i = 0; i < sections.length; i++) {
+        const s = sections[i]!;
+        const ref = `blob:${payload.blob}#${job.id}:${i}`;
+        // A retried job finds the entries its earlier attempt made and does not make them twice.
+        const [done] = await db
+          .select({ id: knowledgeEntries.id })
+          .from(knowledgeEntries)
+          .where(and(eq(knowledgeEntries.orgId, payload.actor.orgId), eq(knowledgeEntries.sourceRef, ref), sql`${knowledgeEntries.sourceType} = 'document'`));
+        if (done) {
+          entryIds.push(done.id);
+          continue;
+        }
+        try {
+          const e = await knowledge.create(payload.actor, {
+            title: s.title.slice(0, 300) || payload.filename.slice(0, 300),
+            content: s.content.slice(0, 200_000),
+            source: { type: 'document', ref },
+            metadata: { filename: payload.filename, format: payload.kind, section: i },
+            ...(payload.options.tag_ids ? { tag_ids: payload.options.tag_ids } : {}),
+            ...(payload.options.department_id ? { department_id: payload.options.department_id } : {}),
+            ...(payload.options.category_id ? { category_id: payload.options.category_id } : {}),
+          });
+          entryIds.push(e.id);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          errors.push({ section: i, code: err.code, message: err.code });
+        }
+        await progress(30 + (70 * (i + 1)) / sections.length);
+      }
+      if (entryIds.length === 0 && errors.length > 0) throw new PermanentJobError('NO_ENTRIES_CREATED', 'No section of the document could be stored.', { errors });
+      return { entry_ids: entryIds, sections: sections.length, errors, blob: payload.blob };
+    },
+  });
+
+  app.post(
+    '/api/v1/capture/documents/upload',
     {
-      config: { auth: {} },
+      config: { auth: { minPlan: 'starter', feature: 'documents' } },
       schema: {
         tags: TAGS,
-        summary: 'Voice capture jobs',
-        querystring: Type.Object({ ...PaginationQuery, status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')])) }),
-        response: { 200: Paginated(Job) },
+        summary: 'Upload a document; a job turns it into entries',
+        description:
+          'multipart/form-data with `file` (PDF with a text layer, DOCX, HTML, Markdown, plain text or CSV; the type is read from the bytes) and an ' +
+          'optional `options` JSON: {"split": "sections" | "document", "tag_ids", "department_id", "category_id", "csv_mapping": {"title", "content"}}. ' +
+          'Too large → 413; unsupported or mismatched type → 415. The original is kept and linked from each entry (source.ref).',
+        consumes: ['multipart/form-data'],
+        response: { 202: Type.Object({ job_id: Type.String({ format: 'uuid' }), status: Type.String() }) },
       },
     },
-    async (request) => {
-      const page = pageRequest(request.query);
-      const { rows, total } = await deps.jobs.list(actorOf(request).orgId, { kinds: [VOICE_KIND], limit: page.limit, offset: page.offset, ...(request.query.status ? { status: request.query.status } : {}) });
-      return pageOf(rows.map(presentJob), total, page);
+    async (request, reply) => {
+      const actor = actorOf(request);
+      const { bytes, filename, fields } = await readUpload(request, deps.config.uploadLimit);
+      const kind = detectDocument(bytes, filename);
+      const claimed = claimedKind(filename);
+      const textKinds: DocumentKind[] = ['text', 'markdown', 'csv', 'html'];
+      if (!kind || (claimed && claimed !== kind && !(textKinds.includes(claimed) && textKinds.includes(kind)))) {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', { detected: kind ?? null, claimed: claimed ?? null, accepted: ['pdf', 'docx', 'html', 'markdown', 'text', 'csv'] });
+      }
+      let options: DocumentOptions = {};
+      if (fields.options) {
+        try {
+          options = JSON.parse(fields.options) as DocumentOptions;
+        } catch {
+          throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'options', reason: 'must be JSON' }] });
+        }
+        if (options.split !== undefined && options.split !== 'sections' && options.split !== 'document') {
+          throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'options.split', reason: 'must be one of: sections, document' }] });
+        }
+      }
+      const key = blobKey(actor.orgId, bytes, filename.split('.').pop() ?? 'bin');
+      await blobs.put(key, bytes);
+      const job = await deps.database.db.transaction((tx) =>
+        deps.jobs.enqueue(tx as never, { kind: DOCUMENT_KIND, orgId: actor.orgId, createdBy: actor.userId ?? null, payload: { blob: key, kind, filename, actor, options } }),
+      );
+      return reply.code(202).send({ job_id: job.id, status: job.status });
     },
   );
 
-  app.get(
-    '/api/v1/capture/voice/jobs/:job_id',
-    { config: { auth: {} }, schema: { tags: TAGS, summary: 'One voice capture job', params: Type.Object({ job_id: Type.String({ format: 'uuid' }) }), response: { 200: Job } } },
-    async (request) => presentJob(await deps.jobs.get(actorOf(request).orgId, request.params.job_id, [VOICE_KIND])),
-  );
+  for (const [path, kind, auth] of [
+    ['documents', DOCUMENT_KIND, { minPlan: 'starter' as const, feature: 'documents' }],
+    ['voice', VOICE_KIND, {}],
+  ] as const) {
+    app.get(
+      `/api/v1/capture/${path}/jobs`,
+      {
+        config: { auth },
+        schema: {
+          tags: TAGS,
+          summary: `${path === 'voice' ? 'Voice' : 'Document'} capture jobs`,
+          querystring: Type.Object({ ...PaginationQuery, status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')])) }),
+          response: { 200: Paginated(Job) },
+        },
+      },
+      async (request) => {
+        const q = request.query as { page?: number; per_page?: number; status?: JobRow['status'] };
+        const page = pageRequest(q);
+        const { rows, total } = await deps.jobs.list(actorOf(request).orgId, { kinds: [kind], limit: page.limit, offset: page.offset, ...(q.status ? { status: q.status } : {}) });
+        return pageOf(rows.map(presentJob), total, page);
+      },
+    );
+    app.get(
+      `/api/v1/capture/${path}/jobs/:job_id`,
+      { config: { auth }, schema: { tags: TAGS, summary: `One ${path} capture job`, params: Type.Object({ job_id: Type.String({ format: 'uuid' }) }), response: { 200: Job } } },
+      async (request) => presentJob(await deps.jobs.get(actorOf(request).orgId, (request.params as { job_id: string }).job_id, [kind])),
+    );
+  }
+}
+
+interface DocumentOptions {
+  split?: 'sections' | 'document';
+  tag_ids?: string[];
+  department_id?: string;
+  category_id?: string;
+  csv_mapping?: { title?: string; content?: string };
 }
