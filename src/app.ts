@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import type { Config } from './config.ts';
 import * as auth from './modules/auth/auth.routes.ts';
 import * as capture from './modules/capture/capture.routes.ts';
+import * as interviews from './modules/capture/interviews.routes.ts';
 import * as discovery from './modules/discovery/discovery.routes.ts';
 import * as knowledge from './modules/knowledge/knowledge.routes.ts';
 import * as external from './modules/external/external.routes.ts';
@@ -70,7 +71,7 @@ export interface BuildOptions {
 }
 
 /** Every module of the product, in registration order. */
-const MODULES: Array<{ register(app: App, deps: Deps): unknown }> = [health, discovery, auth, orgs, instanceAdmin, knowledge, query, capture, apiKeys, webhooks, external];
+const MODULES: Array<{ register(app: App, deps: Deps): unknown }> = [health, discovery, auth, orgs, instanceAdmin, knowledge, query, capture, interviews, apiKeys, webhooks, external];
 
 /** Builds the HTTP application over an open database; the caller starts jobs and listens. */
 export async function buildApp(config: Config, database: Database, opts: BuildOptions = {}): Promise<{ app: App; deps: Deps }> {

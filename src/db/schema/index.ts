@@ -5,3 +5,4 @@ export * from './query.ts';
 export * from './integrations.ts';
 export * from './entries.ts';
 export * from './search.ts';
+export * from './capture.ts';
