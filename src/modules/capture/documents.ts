@@ -75,7 +75,14 @@ export async function parseDocument(bytes: Uint8Array, kind: DocumentKind, name:
       case 'pdf': {
         const pdf = await getDocumentProxy(new Uint8Array(bytes));
         const { text: pages } = await extractText(pdf, { mergePages: false });
-        text = (pages as string[]).join('\n\n');
+        const texts = (pages as string[]).map((p) => p.trim());
+        // PDF text carries no headings: "sections" means one entry per page that has text.
+        if (split === 'sections' && texts.length > 1) {
+          const out = texts.map((content, i) => ({ title: `${base} — ${i + 1}`.slice(0, 300), content })).filter((x) => x.content.length > 0);
+          if (out.length === 0) throw new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
+          return out;
+        }
+        text = texts.join('\n\n');
         break;
       }
       case 'docx': {
