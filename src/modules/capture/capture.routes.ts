@@ -107,13 +107,17 @@ export async function register(app: App, deps: Deps): Promise<void> {
       await progress(70);
       const text = t.text.trim();
       if (!text) throw new PermanentJobError('EMPTY_TRANSCRIPT', 'The recording contains no speech that could be transcribed.');
-      // One entry per job: a retried job that already created its entry does not create another.
-      const existing = (job.result as { entry_ids?: string[] } | null)?.entry_ids;
-      if (existing?.length) return { entry_ids: existing };
+      // One entry per job: an attempt cut off after creating its entry is found again by its source ref.
+      const ref = `job:${job.id}`;
+      const [existing] = await deps.database.db
+        .select({ id: knowledgeEntries.id })
+        .from(knowledgeEntries)
+        .where(and(eq(knowledgeEntries.orgId, payload.actor.orgId), eq(knowledgeEntries.sourceRef, ref), sql`${knowledgeEntries.sourceType} = 'voice'`));
+      if (existing) return { entry_ids: [existing.id] };
       const entry = await knowledge.create(payload.actor, {
         title: titleFrom(text),
         content: text,
-        source: { type: 'voice', ref: `job:${job.id}` },
+        source: { type: 'voice', ref },
         metadata: { filename: payload.filename, ...(t.durationS !== undefined ? { duration_s: t.durationS } : {}), ...(t.language ? { transcript_language: t.language } : {}) },
       });
       return { entry_ids: [entry.id], transcript_chars: text.length };
