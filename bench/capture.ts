@@ -1,32 +1,12 @@
 // Measures document capture end to end (upload → job → entries): documents per minute and peak memory for a
 // generated 100-page PDF and a generated 10 MB CSV. Usage: npm run bench:capture
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { organizations, users } from '../src/db/schema/index.ts';
-import { openEmbedded, openServer } from '../src/platform/db/client.ts';
-import { newId } from '../src/platform/db/ids.ts';
-import { createLogger } from '../src/platform/observability/logger.ts';
+import { benchArg, openBench } from './setup.ts';
 import { loadXquad } from './xquad.ts';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tadween-bench-'));
-const database = process.env.DATABASE_URL ? openServer(process.env.DATABASE_URL) : await openEmbedded(path.join(dataDir, 'pgdata'));
-await database.migrate();
-const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENCRYPTION_KEY: randomBytes(32).toString('base64'), UPLOAD_LIMIT_BYTES: String(64 * 1024 * 1024) });
-const { app, deps } = await buildApp(config, database, { logger: createLogger('silent'), jobsPollingSeconds: 0.5 });
-await app.ready();
-await deps.jobs.start({ work: true });
-deps.outbox.start();
-
-const orgId = newId();
-const userId = newId();
-await database.db.insert(organizations).values({ id: orgId, name: 'Bench', plan: 'enterprise' });
-await database.db.insert(users).values({ id: userId, orgId, email: `bench-${orgId}@example.test`, fullName: 'Bench', role: 'admin', isOrgOwner: true });
-const { token } = await deps.tokens.signAccess({ sub: userId, role: 'admin', email: 'b@example.test', org_id: orgId, org_plan: 'enterprise', is_org_owner: true });
+const CSV_MB = benchArg('csv-mb', 10);
+const { app, deps, tier, createOrg, close } = await openBench({ UPLOAD_LIMIT_BYTES: String(64 * 1024 * 1024) }, { jobs: true });
+const { orgId, headers } = await createOrg('bench');
 const paragraphs = loadXquad('en').map((p) => p.context);
 
 async function makePdf(pages: number): Promise<Buffer> {
@@ -66,7 +46,7 @@ function makeCsv(bytes: number): Buffer {
 function multipart(file: Buffer, filename: string, options: object) {
   const boundary = '----tadween-bench';
   return {
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, authorization: `Bearer ${token}` },
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, ...headers },
     payload: Buffer.concat([
       Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="options"\r\n\r\n${JSON.stringify(options)}\r\n`),
       Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`),
@@ -96,13 +76,9 @@ async function run(name: string, file: Buffer, filename: string, options: object
   );
 }
 
-console.log(`capture benchmark on ${database.tier === 'embedded' ? 'embedded (PGlite)' : 'PostgreSQL'}`);
+console.log(`capture benchmark on ${tier}`);
 await run('100-page PDF, one entry/page', await makePdf(100), 'manual.pdf', { split: 'sections' });
 await run('100-page PDF, one entry', await makePdf(100), 'manual2.pdf', { split: 'document' });
-await run('10 MB CSV, one entry/row', makeCsv(10 * 1024 * 1024), 'rows.csv', {});
+await run(`${CSV_MB} MB CSV, one entry/row`, makeCsv(CSV_MB * 1024 * 1024), 'rows.csv', {});
 clearInterval(sampler);
-await app.close();
-await deps.outbox.stop();
-await deps.jobs.stop();
-await database.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await close();

@@ -1,37 +1,17 @@
 // Seeds 100,000 entries and measures list (two filters), get, create and update through the HTTP API.
 // Embedded by default; set DATABASE_URL to measure on PostgreSQL. Usage: npm run bench:knowledge [-- --entries N]
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { departments, entryTags, knowledgeEntries, organizations, tags, users } from '../src/db/schema/index.ts';
-import { openEmbedded, openServer } from '../src/platform/db/client.ts';
+import { departments, entryTags, knowledgeEntries, tags } from '../src/db/schema/index.ts';
 import { newId } from '../src/platform/db/ids.ts';
-import { createLogger } from '../src/platform/observability/logger.ts';
+import { benchArg, openBench } from './setup.ts';
 import { loadXquad, percentile } from './xquad.ts';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const N = arg('entries', 100_000);
-const REQUESTS = arg('requests', 300);
+const N = benchArg('entries', 100_000);
+const REQUESTS = benchArg('requests', 300);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tadween-bench-'));
-const database = process.env.DATABASE_URL ? openServer(process.env.DATABASE_URL) : await openEmbedded(path.join(dataDir, 'pgdata'));
-await database.migrate();
-const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENCRYPTION_KEY: randomBytes(32).toString('base64') });
-const { app, deps } = await buildApp(config, database, { logger: createLogger('silent') });
-await app.ready();
-const db = database.db;
+const { app, db, database, tier, createOrg, close } = await openBench();
 
 // An organisation with departments and tags, and N entries written in batches.
-const orgId = newId();
-const userId = newId();
-await db.insert(organizations).values({ id: orgId, name: 'Bench', plan: 'enterprise' });
-await db.insert(users).values({ id: userId, orgId, email: `bench-${orgId}@example.test`, fullName: 'Bench', role: 'admin', isOrgOwner: true });
+const { orgId, userId, headers } = await createOrg('bench');
 const deptIds = Array.from({ length: 10 }, () => newId());
 await db.insert(departments).values(deptIds.map((id, i) => ({ id, orgId, name: `Department ${i}` })));
 const tagIds = Array.from({ length: 20 }, () => newId());
@@ -62,8 +42,6 @@ const seedSeconds = (performance.now() - seedStart) / 1000;
 if (database.pglite) await database.pglite.exec('VACUUM ANALYZE');
 else await database.pool!.query('VACUUM ANALYZE');
 
-const { token } = await deps.tokens.signAccess({ sub: userId, role: 'admin', email: 'bench@example.test', org_id: orgId, org_plan: 'enterprise', is_org_owner: true });
-const headers = { authorization: `Bearer ${token}` };
 const sample = await db.select({ id: knowledgeEntries.id }).from(knowledgeEntries).limit(REQUESTS);
 
 async function measure(name: string, fn: (i: number) => Promise<{ statusCode: number }>, expected: number) {
@@ -85,11 +63,7 @@ const results = [
   await measure('update', (i) => app.inject({ method: 'PUT', url: `/api/v1/knowledge/${sample[i % sample.length]!.id}`, headers, payload: { summary: `summary ${i}` } }), 200),
 ];
 
-const tier = database.tier === 'embedded' ? 'embedded (PGlite)' : 'PostgreSQL';
 console.log(`knowledge benchmark: ${N} entries on ${tier}, seeded in ${seedSeconds.toFixed(1)} s; ${REQUESTS} requests each through the HTTP API (app.inject)`);
 console.log('operation                          p50 ms   p95 ms');
 for (const r of results) console.log(`${r.name.padEnd(34)} ${r.p50.toFixed(1).padStart(6)}   ${r.p95.toFixed(1).padStart(6)}`);
-await app.close();
-await deps.outbox.stop();
-await database.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await close();

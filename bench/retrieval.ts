@@ -1,33 +1,16 @@
 // Indexes the XQuAD paragraphs as entries through the same code the API uses, asks every question through
 // GET /api/v1/query/search and POST /api/v1/query/ask, and prints Recall@1/5/10, MRR@10, latency and the
 // extractive answer hit rate. Usage: npm run bench:retrieval [-- --distractors N] (DATABASE_URL for PostgreSQL).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { knowledgeEntries, organizations, users } from '../src/db/schema/index.ts';
-import { openEmbedded, openServer } from '../src/platform/db/client.ts';
+import { knowledgeEntries } from '../src/db/schema/index.ts';
 import { newId } from '../src/platform/db/ids.ts';
-import { createLogger } from '../src/platform/observability/logger.ts';
 import { indexEntries, indexEntry } from '../src/modules/query/query.retrieval.ts';
+import { benchArg, openBench } from './setup.ts';
 import { loadXquad, percentile, retrievalMetrics } from './xquad.ts';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const DISTRACTORS = arg('distractors', 0);
-const ASK = arg('ask', 300);
+const DISTRACTORS = benchArg('distractors', 0);
+const ASK = benchArg('ask', 300);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tadween-bench-'));
-const database = process.env.DATABASE_URL ? openServer(process.env.DATABASE_URL) : await openEmbedded(path.join(dataDir, 'pgdata'));
-await database.migrate();
-const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENCRYPTION_KEY: randomBytes(32).toString('base64') });
-const { app, deps } = await buildApp(config, database, { logger: createLogger('silent') });
-await app.ready();
-const db = database.db;
+const { app, db, database, tier, createOrg, close } = await openBench();
 
 /** Deterministic PRNG (mulberry32) so distractors are the same on every run. */
 function rng(seed: number) {
@@ -41,10 +24,7 @@ function rng(seed: number) {
 }
 
 async function setup(lang: 'ar' | 'en') {
-  const orgId = newId();
-  const userId = newId();
-  await db.insert(organizations).values({ id: orgId, name: `bench-${lang}`, plan: 'enterprise' });
-  await db.insert(users).values({ id: userId, orgId, email: `bench-${lang}-${orgId}@example.test`, fullName: 'Bench', role: 'admin', isOrgOwner: true });
+  const { orgId, userId, headers } = await createOrg(`bench-${lang}`);
 
   const paragraphs = loadXquad(lang);
   const entryOf = new Map<number, string>();
@@ -71,11 +51,10 @@ async function setup(lang: 'ar' | 'en') {
   }
   if (database.pglite) await database.pglite.exec('VACUUM ANALYZE');
   else await database.pool!.query('VACUUM ANALYZE');
-  const { token } = await deps.tokens.signAccess({ sub: userId, role: 'admin', email: 'b@example.test', org_id: orgId, org_plan: 'enterprise', is_org_owner: true });
-  return { paragraphs, entryOf, headers: { authorization: `Bearer ${token}` } };
+  return { paragraphs, entryOf, headers };
 }
 
-console.log(`retrieval benchmark on ${database.tier === 'embedded' ? 'embedded (PGlite)' : 'PostgreSQL'}; XQuAD 240 paragraphs + ${DISTRACTORS} distractors per language`);
+console.log(`retrieval benchmark on ${tier}; XQuAD 240 paragraphs + ${DISTRACTORS} distractors per language`);
 for (const lang of ['en', 'ar'] as const) {
   const { paragraphs, entryOf, headers } = await setup(lang);
   const ranks: number[] = [];
@@ -107,7 +86,4 @@ for (const lang of ['en', 'ar'] as const) {
       `search p50 ${percentile(ms, 50).toFixed(1)} ms p95 ${percentile(ms, 95).toFixed(1)} ms  answer hit rate ${(hits / asked).toFixed(3)} (${asked} questions)`,
   );
 }
-await app.close();
-await deps.outbox.stop();
-await database.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await close();

@@ -163,19 +163,7 @@ export class LexicalRetriever implements Retriever {
       status: string;
       review_due_at: string | Date | null;
     };
-    const candidates = await queryRows<{
-      chunk_id: string;
-      entry_id: string;
-      content: string;
-      heading: string | null;
-      terms: string;
-      term_count: number;
-      title: string;
-      language: string;
-      verified: boolean;
-      status: string;
-      review_due_at: string | Date | null;
-    }>(
+    const candidates = await queryRows<Row>(
       this.db,
       sql`SELECT c.id AS chunk_id, c.entry_id, c.content, c.heading, c.terms, c.term_count, e.title, e.language, e.verified, e.status, e.review_due_at
             FROM search_chunks c JOIN knowledge_entries e ON e.id = c.entry_id
