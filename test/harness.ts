@@ -94,3 +94,9 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { co
     },
   };
 }
+
+/** Waits until committed events are dispatched and every job they caused has finished. */
+export async function settle(t: { deps: Deps }, timeoutMs = 30_000): Promise<void> {
+  await t.deps.outbox.settled(timeoutMs);
+  await t.deps.jobs.drain(timeoutMs);
+}

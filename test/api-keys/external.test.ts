@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrg, type TestOrg } from '../factories.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { createTestApp, type TestApp, settle } from '../harness.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -19,8 +19,7 @@ describe('external API with API keys', () => {
   it('lists entries and answers questions like the product API, within the key scopes', async () => {
     const org = await createOrg(t, { plan: 'growth' });
     const e = (await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: org.owner.headers, payload: { title: 'Gate code', content: 'The north gate opens with the badge reader after 22:00.' } })).json();
-    await t.deps.outbox.dispatchAll();
-    await t.deps.jobs.drain(20_000);
+    await settle(t);
     const full = await key(org, ['knowledge:read', 'query']);
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/external/knowledge?per_page=5', headers: full });
     expect(list.statusCode).toBe(200);

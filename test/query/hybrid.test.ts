@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/platform/db/client.ts';
 import { startOpenAiDouble } from '../doubles/openai.ts';
 import { createOrg } from '../factories.ts';
-import { BACKEND, createTestApp, type TestApp } from '../harness.ts';
+import { BACKEND, createTestApp, type TestApp, settle } from '../harness.ts';
 
 let t: TestApp;
 let double: Awaited<ReturnType<typeof startOpenAiDouble>>;
@@ -28,8 +28,7 @@ describe('hybrid retrieval', () => {
     const h = org.owner.headers;
     const coolant = (await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Chiller', content: 'Top up the coolant every month.' } })).json();
     await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Billing', content: 'Send each invoice by the fifth.' } });
-    await t.deps.outbox.dispatchAll();
-    await t.deps.jobs.drain(20_000);
+    await settle(t);
     const res = (await t.app.inject({ method: 'GET', url: '/api/v1/query/search?q=refrigerant', headers: h })).json();
     if (BACKEND === 'embedded') {
       expect(res.mode).toBe('hybrid');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiDouble } from '../doubles/openai.ts';
 import { addUser, createOrg, type TestUser } from '../factories.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { createTestApp, type TestApp, settle } from '../harness.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -17,8 +17,7 @@ async function entry(u: TestUser, title: string, content: string, extra: Record<
   return (await t.app.inject({ method: 'POST', url: `${K}/`, headers: u.headers, payload: { title, content, ...extra } })).json() as { id: string };
 }
 async function indexed(): Promise<void> {
-  await t.deps.outbox.dispatchAll();
-  await t.deps.jobs.drain(20_000);
+  await settle(t);
 }
 
 describe('search', () => {
@@ -132,8 +131,7 @@ describe('questions', () => {
     try {
       const org = await createOrg(llm);
       await llm.app.inject({ method: 'POST', url: `${K}/`, headers: org.owner.headers, payload: { title: 'Boiler', content: 'Open valve A. Then wait thirty seconds before opening valve B.' } });
-      await llm.deps.outbox.dispatchAll();
-      await llm.deps.jobs.drain(20_000);
+      await settle(llm);
       const res = (await llm.app.inject({ method: 'POST', url: `${Q}/ask`, headers: org.owner.headers, payload: { question: 'How long before opening valve B?' } })).json();
       expect(res.answer).toBe('Wait thirty seconds before valve B [1].');
       expect(res.citations).toHaveLength(1);

@@ -137,6 +137,18 @@ export class Outbox {
     });
   }
 
+  /** Waits until every committed event has been handed to its consumers (for tests and tools). */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.dispatchAll();
+      const [r] = await queryRows<{ n: number }>(this.db, sql`SELECT count(*)::int AS n FROM outbox_events WHERE dispatched_at IS NULL`);
+      if ((r?.n ?? 0) === 0) return;
+      if (Date.now() > deadline) throw new Error(`outbox still has ${r?.n} undispatched events after ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  }
+
   /** Stops the loop after the pass in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
