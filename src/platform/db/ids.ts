@@ -4,10 +4,3 @@ import { v7 } from 'uuid';
 export function newId(): string {
   return v7();
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `s` is a syntactically valid UUID. */
-export function isUuid(s: unknown): s is string {
-  return typeof s === 'string' && UUID_RE.test(s);
-}
