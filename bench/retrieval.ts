@@ -1,16 +1,17 @@
 // Indexes the XQuAD paragraphs as entries through the same code the API uses, asks every question through
 // GET /api/v1/query/search and POST /api/v1/query/ask, and prints Recall@1/5/10, MRR@10, latency and the
-// extractive answer hit rate. Usage: npm run bench:retrieval [-- --distractors N] (DATABASE_URL for PostgreSQL).
+// extractive answer hit rate. With --distractors N it then adds N distractor entries and asks again.
+// Usage: npm run bench:retrieval [-- --distractors N] [-- --ask N] (DATABASE_URL for PostgreSQL).
 import { knowledgeEntries } from '../src/db/schema/index.ts';
 import { newId } from '../src/platform/db/ids.ts';
-import { indexEntries, indexEntry } from '../src/modules/query/query.retrieval.ts';
+import { indexEntries } from '../src/modules/query/query.retrieval.ts';
 import { benchArg, openBench } from './setup.ts';
-import { loadXquad, percentile, retrievalMetrics } from './xquad.ts';
+import { loadXquad, percentile, retrievalMetrics, type XquadParagraph } from './xquad.ts';
 
 const DISTRACTORS = benchArg('distractors', 0);
 const ASK = benchArg('ask', 300);
 
-const { app, db, database, tier, createOrg, close } = await openBench();
+type Bench = Awaited<ReturnType<typeof openBench>>;
 
 /** Deterministic PRNG (mulberry32) so distractors are the same on every run. */
 function rng(seed: number) {
@@ -23,57 +24,55 @@ function rng(seed: number) {
   };
 }
 
-async function setup(lang: 'ar' | 'en') {
-  const { orgId, userId, headers } = await createOrg(`bench-${lang}`);
+/**
+ * Distractor entries made of real sentences from other articles: each is titled after one of `source`'s
+ * articles and holds five sentences drawn at random from them. They share the corpus's style and general
+ * vocabulary, so common question terms occur in tens of thousands of them, but none comes from an
+ * evaluated article, so none is a second right answer to the questions being asked.
+ */
+function distractorMaker(source: XquadParagraph[], seed: number): () => { title: string; content: string } {
+  const rand = rng(seed);
+  const sentences = source.map((p) => ({ title: p.title, sentences: p.context.split(/(?<=[.!?؟])\s+/) }));
+  const all = sentences.flatMap((s) => s.sentences);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+  return () => ({ title: pick(sentences).title, content: Array.from({ length: 5 }, () => pick(all)).join(' ') });
+}
 
-  const paragraphs = loadXquad(lang);
-  const entryOf = new Map<number, string>();
-  for (const p of paragraphs) {
-    // The same create the API runs (version, activity, outbox), then the same indexer the outbox consumer runs.
-    const [row] = await db
-      .insert(knowledgeEntries)
-      .values({ id: newId(), orgId, title: p.title, content: p.context, language: lang, authorId: userId })
-      .returning({ id: knowledgeEntries.id });
-    entryOf.set(p.index, row!.id);
-    await indexEntry(db, orgId, row!.id);
-  }
-  if (DISTRACTORS > 0) {
-    const sentences = paragraphs.flatMap((p) => p.context.split(/(?<=[.!?؟])\s+/));
-    const rand = rng(42);
-    for (let done = 0; done < DISTRACTORS; done += 500) {
-      const rows = Array.from({ length: Math.min(500, DISTRACTORS - done) }, (_, i) => {
-        const picked = Array.from({ length: 5 }, () => sentences[Math.floor(rand() * sentences.length)]!);
-        return { id: newId(), orgId, title: `Distractor ${done + i}`, content: picked.join(' '), language: lang, authorId: userId };
-      });
-      await db.insert(knowledgeEntries).values(rows);
-      await indexEntries(db, orgId, rows.map((r) => r.id));
-    }
+/** Inserts entries straight into the table and indexes them with the indexer the outbox consumer runs. */
+async function addEntries({ db, database }: Bench, orgId: string, userId: string, lang: 'ar' | 'en', rows: Array<{ title: string; content: string }>): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < rows.length; i += 500) {
+    const batch = rows.slice(i, i + 500).map((r) => ({ id: newId(), orgId, ...r, language: lang, authorId: userId }));
+    await db.insert(knowledgeEntries).values(batch);
+    await indexEntries(db, orgId, batch.map((r) => r.id));
+    ids.push(...batch.map((r) => r.id));
   }
   if (database.pglite) await database.pglite.exec('VACUUM ANALYZE');
   else await database.pool!.query('VACUUM ANALYZE');
-  return { paragraphs, entryOf, headers };
+  return ids;
 }
 
-console.log(`retrieval benchmark on ${tier}; XQuAD 240 paragraphs + ${DISTRACTORS} distractors per language`);
-for (const lang of ['en', 'ar'] as const) {
-  const { paragraphs, entryOf, headers } = await setup(lang);
+/** Asks each question through the search API; the 1-based rank of its paragraph's entry (0 = not in the top 10) and the latency. */
+async function searchAll({ app }: Bench, headers: Record<string, string>, questions: Array<{ question: string; entryId: string }>) {
   const ranks: number[] = [];
   const ms: number[] = [];
-  for (const p of paragraphs) {
-    for (const q of p.questions) {
-      const t0 = performance.now();
-      const res = await app.inject({ method: 'GET', url: `/api/v1/query/search?limit=10&q=${encodeURIComponent(q.question)}`, headers });
-      ms.push(performance.now() - t0);
-      const ids = (res.json() as { items: Array<{ entry_id: string }> }).items.map((i) => i.entry_id);
-      const r = ids.indexOf(entryOf.get(p.index)!);
-      ranks.push(r < 0 ? 0 : r + 1);
-    }
+  for (const q of questions) {
+    const t0 = performance.now();
+    const res = await app.inject({ method: 'GET', url: `/api/v1/query/search?limit=10&q=${encodeURIComponent(q.question)}`, headers });
+    ms.push(performance.now() - t0);
+    const ids = (res.json() as { items: Array<{ entry_id: string }> }).items.map((i) => i.entry_id);
+    const r = ids.indexOf(q.entryId);
+    ranks.push(r < 0 ? 0 : r + 1);
   }
-  const m = retrievalMetrics(ranks);
+  return { ranks, ms };
+}
+
+/** Share of evenly spaced questions whose extractive answer contains a gold answer. */
+async function answerHitRate({ app }: Bench, headers: Record<string, string>, paragraphs: XquadParagraph[]) {
+  const all = paragraphs.flatMap((p) => p.questions);
+  const step = Math.max(1, Math.floor(all.length / ASK));
   let hits = 0;
   let asked = 0;
-  const all = paragraphs.flatMap((p) => p.questions.map((q) => q));
-  const step = Math.max(1, Math.floor(all.length / ASK));
   for (let i = 0; i < all.length && asked < ASK; i += step) {
     const q = all[i]!;
     const res = await app.inject({ method: 'POST', url: '/api/v1/query/ask', headers, payload: { question: q.question } });
@@ -81,9 +80,69 @@ for (const lang of ['en', 'ar'] as const) {
     if (q.answers.some((a) => answer.includes(a))) hits += 1;
     asked += 1;
   }
-  console.log(
-    `${lang}→${lang}: R@1 ${m.r1.toFixed(3)}  R@5 ${m.r5.toFixed(3)}  R@10 ${m.r10.toFixed(3)}  MRR@10 ${m.mrr10.toFixed(3)}  ` +
-      `search p50 ${percentile(ms, 50).toFixed(1)} ms p95 ${percentile(ms, 95).toFixed(1)} ms  answer hit rate ${(hits / asked).toFixed(3)} (${asked} questions)`,
-  );
+  return { rate: hits / Math.max(1, asked), asked };
 }
-await close();
+
+const line = (label: string, ranks: number[], ms: number[]) => {
+  const m = retrievalMetrics(ranks);
+  return (
+    `${label}: R@1 ${m.r1.toFixed(3)}  R@5 ${m.r5.toFixed(3)}  R@10 ${m.r10.toFixed(3)}  MRR@10 ${m.mrr10.toFixed(3)}  ` +
+    `search p50 ${percentile(ms, 50).toFixed(1)} ms p95 ${percentile(ms, 95).toFixed(1)} ms (${ranks.length} questions)`
+  );
+};
+
+const tier = process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded (PGlite)';
+console.log(`retrieval benchmark on ${tier}; XQuAD 240 paragraphs${DISTRACTORS > 0 ? `, then + ${DISTRACTORS} distractors` : ''} per language`);
+for (const lang of ['en', 'ar'] as const) {
+  const paragraphs = loadXquad(lang);
+  const articles = [...new Set(paragraphs.map((p) => p.title))];
+  // Two folds by article: the distractors of one fold are made from the other fold's articles only, and
+  // each fold runs in a database of its own, so a database never holds more than N distractors.
+  const foldOf = (p: XquadParagraph) => articles.indexOf(p.title) % 2;
+  const questions = (ps: XquadParagraph[], entryOf: Map<number, string>) =>
+    ps.flatMap((p) => p.questions.map((q) => ({ key: q.id, question: q.question, entryId: entryOf.get(p.index)! })));
+
+  const ranks: number[] = [];
+  const baseRanks: number[] = [];
+  const ms: number[] = [];
+  let baseRankOf = new Map<string, number>();
+  for (const fold of DISTRACTORS > 0 ? [0, 1] : [0]) {
+    const bench = await openBench();
+    const org = await bench.createOrg(`bench-${lang}-${fold}`);
+    const ids = await addEntries(bench, org.orgId, org.userId, lang, paragraphs.map((p) => ({ title: p.title, content: p.context })));
+    const entryOf = new Map(paragraphs.map((p, i) => [p.index, ids[i]!]));
+    if (fold === 0) {
+      const all = questions(paragraphs, entryOf);
+      const b = await searchAll(bench, org.headers, all);
+      baseRankOf = new Map(all.map((q, i) => [q.key, b.ranks[i]!]));
+      const hit = await answerHitRate(bench, org.headers, paragraphs);
+      console.log(`${line(`${lang}→${lang}`, b.ranks, b.ms)}  answer hit rate ${hit.rate.toFixed(3)} (${hit.asked} questions)`);
+    }
+    if (DISTRACTORS > 0) {
+      const make = distractorMaker(
+        paragraphs.filter((p) => foldOf(p) !== fold),
+        42 + fold,
+      );
+      const t0 = performance.now();
+      await addEntries(bench, org.orgId, org.userId, lang, Array.from({ length: DISTRACTORS }, make));
+      console.log(`  ${lang} fold ${fold}: ${DISTRACTORS} distractors indexed in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      const asked = questions(
+        paragraphs.filter((p) => foldOf(p) === fold),
+        entryOf,
+      );
+      const r = await searchAll(bench, org.headers, asked);
+      ranks.push(...r.ranks);
+      ms.push(...r.ms);
+      // The same questions' ranks without distractors, for the paired comparison.
+      baseRanks.push(...asked.map((q) => baseRankOf.get(q.key)!));
+    }
+    await bench.close();
+  }
+  if (DISTRACTORS > 0) {
+    const with_ = retrievalMetrics(ranks);
+    const without = retrievalMetrics(baseRanks);
+    console.log(
+      `${line(`${lang}→${lang} + ${DISTRACTORS} distractors`, ranks, ms)}  change vs no distractors: R@1 ${(with_.r1 - without.r1).toFixed(3)}, MRR@10 ${(with_.mrr10 - without.mrr10).toFixed(3)}`,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { customType, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, customType, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const tsvector = customType<{ data: string }>({
   dataType() {
@@ -30,3 +30,28 @@ export const searchChunks = pgTable(
   },
   (t) => [index('search_chunks_tsv_idx').using('gin', t.tsv), index('search_chunks_org_entry_idx').on(t.orgId, t.entryId)],
 );
+
+/**
+ * Document frequency of each term among an organisation's passages (BM25's IDF), kept in step with
+ * `search_chunks` by the indexer in the same transaction, so a search reads it with one key lookup per
+ * term instead of counting matches.
+ */
+export const searchTerms = pgTable(
+  'search_terms',
+  {
+    orgId: uuid('org_id').notNull(),
+    term: text('term').notNull(),
+    df: integer('df').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.term] })],
+);
+
+/**
+ * An organisation's passage count and total passage length (BM25's N and average length). Its row is
+ * also the lock that serialises index writes within the organisation, which keeps the statistics exact.
+ */
+export const searchStats = pgTable('search_stats', {
+  orgId: uuid('org_id').primaryKey(),
+  chunks: integer('chunks').notNull().default(0),
+  terms: bigint('terms', { mode: 'number' }).notNull().default(0),
+});

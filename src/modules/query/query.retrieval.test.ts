@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { terms } from '../../platform/text/tokens.ts';
+import { CANDIDATE_LIMITS, PassageScorer, candidatePlan, chunkText, passageTerms } from './query.retrieval.ts';
+
+const idfOf = (entries: Record<string, number>) => new Map(Object.entries(entries));
+
+describe('passageTerms', () => {
+  it('stores the title twice, then one segment per sentence, and counts terms without separators', () => {
+    const { stored, count } = passageTerms(terms('Pump care'), { heading: 'Weekly', content: 'Lubricate the pumps. Check the gauge!\nLog it' });
+    expect(stored).toBe('pump care pump care weekly . lubricat pump . check gaug . log');
+    expect(count).toBe(10);
+  });
+
+  it('keeps an empty title segment so that sentences stay apart from it', () => {
+    expect(passageTerms([], { heading: null, content: 'يجب فحص الصمام.' }).stored).toBe(' . يجب فحص صمام');
+  });
+});
+
+describe('PassageScorer', () => {
+  const idf = idfOf({ pump: 2, valve: 2, gaug: 3 });
+
+  it('finds whole tokens only, and scores nothing without a match', () => {
+    const s = new PassageScorer(['pump'], idf, 10);
+    expect(s.score(' . pumping pumpx', 2)).toBe(0);
+    expect(s.score(' . pump', 1)).toBeGreaterThan(0);
+  });
+
+  it('ranks terms held together in one sentence above the same terms scattered over two', () => {
+    const s = new PassageScorer(['pump', 'valve'], idf, 6);
+    const together = s.score(' . pump x valve . y z w', 6);
+    const apart = s.score(' . pump x y . valve z w', 6);
+    expect(together).toBeGreaterThan(apart);
+  });
+
+  it('adds a bonus for consecutive question terms that stand next to each other, in either order', () => {
+    const s = new PassageScorer(['pump', 'gaug'], idf, 6);
+    const adjacent = s.score(' . x pump gaug y', 4);
+    const reversed = s.score(' . x gaug pump y', 4);
+    const separated = s.score(' . pump x gaug y', 4);
+    expect(adjacent).toBeGreaterThan(separated);
+    expect(reversed).toBeCloseTo(adjacent, 10);
+  });
+
+  it('does not let a long passage win by its length (BM25 length normalisation)', () => {
+    const s = new PassageScorer(['pump'], idf, 10);
+    const short = s.score(' . pump a b c', 4);
+    const long = s.score(` . pump ${'a '.repeat(60).trim()}`, 61);
+    expect(short).toBeGreaterThan(long);
+  });
+
+  it('ignores title matches in the sentence bonus but counts them in BM25', () => {
+    const s = new PassageScorer(['pump', 'valve'], idf, 6);
+    const inTitle = s.score('pump valve . a b', 4);
+    const inSentence = s.score(' . pump valve a b', 4);
+    expect(inSentence).toBeGreaterThan(inTitle);
+    expect(inTitle).toBeGreaterThan(0);
+  });
+});
+
+describe('candidatePlan', () => {
+  const limits = { ...CANDIDATE_LIMITS, rarePostings: 100, pairTerms: 3, pairMaxShare: 0.5 };
+
+  it('ORs every term when the index is small', () => {
+    const plan = candidatePlan([{ term: 'a', df: 3 }, { term: 'b', df: 5 }], 1000, limits);
+    expect(plan).toEqual({ tsquery: "'a' | 'b'", rest: [] });
+  });
+
+  it('ORs the rarest terms within the budget and pairs the next ones', () => {
+    const plan = candidatePlan(
+      [
+        { term: 'common', df: 400 },
+        { term: 'rare', df: 10 },
+        { term: 'mid', df: 85 },
+        { term: 'often', df: 300 },
+        { term: 'everywhere', df: 900 },
+      ],
+      1000,
+      limits,
+    );
+    // rare + mid fit in 100 postings (95); common, often and everywhere remain; everywhere is in 90% of passages.
+    expect(plan.tsquery).toBe("'rare' | 'mid' | ('often' & 'common')");
+    expect(plan.rest).toEqual(['often', 'common', 'everywhere']);
+  });
+
+  it('falls back to the rarest term when only one common term is left', () => {
+    expect(candidatePlan([{ term: 'x', df: 900 }], 1000, limits).tsquery).toBe("'x'");
+    expect(candidatePlan([{ term: 'x', df: 0 }], 1000, limits).tsquery).toBe('');
+  });
+
+  it('quotes terms so that none is read as a tsquery operator', () => {
+    expect(candidatePlan([{ term: "o'k", df: 1 }], 10, limits).tsquery).toBe("'o''k'");
+  });
+});
+
+describe('chunkText', () => {
+  it('follows headings and cuts long paragraphs at sentences', () => {
+    const long = Array.from({ length: 120 }, (_, i) => `Sentence number ${i} is here.`).join(' ');
+    const chunks = chunkText(`# Intro\n\nShort text.\n\n# Details\n\n${long}`);
+    expect(chunks[0]).toMatchObject({ heading: 'Intro', content: 'Short text.' });
+    expect(chunks.slice(1).every((c) => c.heading === 'Details' && c.content.length <= 1200)).toBe(true);
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.slice(1).map((c) => c.content).join(' ')).toBe(long);
+  });
+});
