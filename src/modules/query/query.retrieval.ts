@@ -324,6 +324,9 @@ export class PassageScorer {
 }
 
 
+/** What a search result shows of a passage and its entry. */
+type DisplayRow = { chunk_id: string; content: string; title: string; language: string; verified: boolean; status: string; review_due_at: string | Date | null };
+
 /**
  * Lexical retrieval with BM25 ranking. The question's terms are OR-ed; the organisation's statistics
  * give each term's IDF with one key lookup; candidate passages are selected through the GIN index
@@ -362,6 +365,20 @@ export class LexicalRetriever implements Retriever {
       ].filter((x): x is NonNullable<typeof x> => x !== undefined),
       sql` AND `,
     );
+
+    // What results show, read only for the passages that may be shown (archived entries never are).
+    const rows = new Map<string, DisplayRow>();
+    const display = async (chunkIds: string[]) => {
+      const missing = chunkIds.filter((id) => !rows.has(id));
+      if (missing.length === 0) return;
+      const found = await queryRows<DisplayRow>(
+        this.db,
+        sql`SELECT c.id AS chunk_id, c.content, e.title, e.language, e.verified, e.status, e.review_due_at
+              FROM search_chunks c JOIN knowledge_entries e ON e.id = c.entry_id
+             WHERE c.org_id = ${orgId} AND c.id = ANY(${sql.param(missing)}::uuid[]) AND e.status <> 'archived'`,
+      );
+      for (const r of found) rows.set(r.chunk_id, r);
+    };
 
     // Lexical ranking: (entry, best passage, score), best first.
     let ranked: Array<{ entryId: string; chunkId: string; score: number }> = [];
@@ -407,14 +424,13 @@ export class LexicalRetriever implements Retriever {
           score(await fetch(plan.rest.map(quoteLexeme).join(' | '), plan.tsquery || undefined, this.limits.widenRows));
         }
         ranked = [...best].map(([entryId, v]) => ({ entryId, ...v })).sort((a, b) => b.score - a.score);
-        if (!filtered && ranked.length > 0) {
-          // The verified boost, for the entries near the top (the only ones it can reorder into the results).
+        if (ranked.length > 0) {
+          // The entries near the top are read once, for display and, unfiltered, for the verified boost
+          // (the only entries it can reorder into the results); a row gone meanwhile drops out.
           const head = ranked.slice(0, Math.max(30, opts.limit * 3));
-          const verified = new Set(
-            (await queryRows<{ id: string }>(this.db, sql`SELECT id FROM knowledge_entries WHERE org_id = ${orgId} AND verified AND id = ANY(${sql.param(head.map((r) => r.entryId))}::uuid[])`)).map((r) => r.id),
-          );
-          for (const r of head) if (verified.has(r.entryId)) r.score *= 1.05;
-          ranked = [...head.sort((a, b) => b.score - a.score), ...ranked.slice(head.length)];
+          await display(head.map((r) => r.chunkId));
+          if (!filtered) for (const r of head) if (rows.get(r.chunkId)?.verified) r.score *= 1.05;
+          ranked = [...head.filter((r) => rows.has(r.chunkId)).sort((a, b) => b.score - a.score), ...ranked.slice(head.length)];
         }
       }
     }
@@ -437,27 +453,12 @@ export class LexicalRetriever implements Retriever {
     }
     ranked = ranked.slice(0, opts.limit);
     if (ranked.length === 0) return { hits: [], mode };
-
-    const rows = await queryRows<{
-      chunk_id: string;
-      content: string;
-      title: string;
-      language: string;
-      verified: boolean;
-      status: string;
-      review_due_at: string | Date | null;
-    }>(
-      this.db,
-      sql`SELECT c.id AS chunk_id, c.content, e.title, e.language, e.verified, e.status, e.review_due_at
-            FROM search_chunks c JOIN knowledge_entries e ON e.id = c.entry_id
-           WHERE c.org_id = ${orgId} AND c.id = ANY(${sql.param(ranked.map((r) => r.chunkId))}::uuid[]) AND e.status <> 'archived'`,
-    );
-    const byChunk = new Map(rows.map((r) => [r.chunk_id, r]));
+    await display(ranked.map((r) => r.chunkId));
     const qSet = new Set(qTerms);
     const now = Date.now();
     const hits: SearchHit[] = [];
     for (const r of ranked) {
-      const row = byChunk.get(r.chunkId);
+      const row = rows.get(r.chunkId);
       if (!row) continue; // re-indexed or archived between the two reads
       const { snippet, highlights } = snippetOf(row.content, qSet);
       const due = row.review_due_at ? new Date(row.review_due_at).getTime() : undefined;
