@@ -8,9 +8,11 @@ const STOP_WORDS = (
     'في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين هو هي هم ما ماذا متى أين اين كيف لماذا هل لم لن قد كان كانت يكون أن ان إن او أو ثم كل بعض غير بين عند حتى'
   ).split(/\s+/);
 
-/** Folds Arabic spelling variants and digits so that equivalent words compare equal. */
+/** Folds Arabic spelling variants, compatibility forms and digits so that equivalent words compare equal. */
 export function foldArabic(s: string): string {
   return s
+    // Compatibility forms to their letters: Arabic presentation forms (as PDFs often hold them), ligatures, full-width Latin.
+    .normalize('NFKC')
     .replace(DIACRITICS, '')
     .replace(/[أإآٱ]/gu, 'ا')
     .replace(/ى/gu, 'ي')
