@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiDouble } from '../doubles/openai.ts';
 import { createOrg, type TestOrg } from '../factories.ts';
 import { createTestApp, type TestApp } from '../harness.ts';
+import { multipart, wav } from './media.ts';
 
 let t: TestApp;
 let plain: TestApp;
@@ -16,35 +17,6 @@ afterAll(async () => {
   await plain?.close();
   await double?.close();
 });
-
-/** A tiny but real WAV file: RIFF/WAVE header and a few silent samples. */
-function wav(samples = 800): Buffer {
-  const data = Buffer.alloc(samples * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(16000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
-
-function multipart(file: Buffer, filename: string, fields: Record<string, string> = {}) {
-  const boundary = '----tadween-test-boundary';
-  const parts: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`));
-  parts.push(file, Buffer.from(`\r\n--${boundary}--\r\n`));
-  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
 
 const upload = (app: TestApp, org: TestOrg, file: Buffer, name = 'note.wav', url = '/api/v1/capture/voice/upload') => {
   const m = multipart(file, name, { language: 'ar' });
@@ -74,7 +46,8 @@ describe('voice capture', () => {
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1, progress: 100 });
     expect(job.entry_ids).toHaveLength(1);
     const entry = (await t.app.inject({ method: 'GET', url: `/api/v1/knowledge/${job.entry_ids[0]}`, headers: org.owner.headers })).json();
-    expect(entry).toMatchObject({ title: 'يجب فحص صمام الأمان قبل تشغيل المرجل.', language: 'ar', source: { type: 'voice', ref: `job:${jobId}` } });
+    expect(entry).toMatchObject({ title: 'يجب فحص صمام الأمان قبل تشغيل المرجل.', language: 'ar', source: { type: 'voice' } });
+    expect(entry.source.ref).toMatch(new RegExp(`^blob:${org.id}/[0-9a-f]{64}\\.wav#${jobId}$`));
     expect(entry.metadata).toMatchObject({ filename: 'note.wav', duration_s: 7.5 });
     const list = (await t.app.inject({ method: 'GET', url: '/api/v1/capture/voice/jobs?status=succeeded', headers: org.owner.headers })).json();
     expect(list.items.map((j: { id: string }) => j.id)).toEqual([jobId]);

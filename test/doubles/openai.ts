@@ -11,6 +11,10 @@ export interface OpenAiDoubleBehaviour {
   transcribe(body: Buffer): { text: string; language?: string; duration?: number };
   /** Force a status code on every request (e.g. 500) when set. */
   failWith?: number;
+  /** Fail this many of the next requests with 500, then answer normally. */
+  failNext?: number;
+  /** A status to answer a given path with (e.g. fail the LLM while transcription works). */
+  failOn?: (path: string) => number | undefined;
   /** Delay every response by this many ms. */
   delayMs?: number;
 }
@@ -39,8 +43,10 @@ export async function startOpenAiDouble(behaviour: Partial<OpenAiDoubleBehaviour
     const path = (req.url ?? '').replace(/\?.*$/, '');
     requests.push({ path, body, headers: req.headers });
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
-    if (b.failWith) {
-      res.writeHead(b.failWith, { 'content-type': 'application/json' });
+    const failing = b.failWith ?? b.failOn?.(path) ?? ((b.failNext ?? 0) > 0 ? 500 : undefined);
+    if (failing) {
+      if (!b.failWith && !b.failOn?.(path)) b.failNext! -= 1;
+      res.writeHead(failing, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'forced failure', type: 'server_error' } }));
       return;
     }

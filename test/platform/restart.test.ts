@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,30 +5,8 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/platform/db/client.ts';
+import { runAndKill } from '../child.ts';
 import { BACKEND, freshDatabase, startApp, testConfig } from '../harness.ts';
-
-/** Spawns the child, resolves with the job id once its handler is running, then kills it with SIGKILL. */
-async function runAndKill(env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/job-child.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const id = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child never ran the job:\n${out}\n${err}`)), 45_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /RUNNING (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`child exited early (${code}):\n${out}\n${err}`)));
-  });
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
-  return id;
-}
 
 describe('restart', () => {
   it('completes a job exactly once after the process running it was killed', { timeout: 90_000 }, async () => {
@@ -42,11 +19,15 @@ describe('restart', () => {
     // Only one process may open an embedded data directory.
     if (BACKEND === 'embedded') await fresh.database.close();
 
-    const jobId = await runAndKill({
-      CHILD_DATA_DIR: dataDir,
-      CHILD_ENCRYPTION_KEY: key,
-      ...(BACKEND === 'embedded' ? { CHILD_PGDATA: pgdata } : { CHILD_DATABASE_URL: url! }),
-    });
+    const [, jobId = ""] = await runAndKill(
+      'test/fixtures/job-child.ts',
+      {
+        CHILD_DATA_DIR: dataDir,
+        CHILD_ENCRYPTION_KEY: key,
+        ...(BACKEND === 'embedded' ? { CHILD_PGDATA: pgdata } : { CHILD_DATABASE_URL: url! }),
+      },
+      /RUNNING (\S+)/,
+    );
 
     const database = BACKEND === 'embedded' ? await fresh.reopen() : fresh.database;
     let runs = 0;

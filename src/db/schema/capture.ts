@@ -65,6 +65,13 @@ export interface HandoverItem {
   priority: 'low' | 'medium' | 'high';
 }
 
+/** A piece of knowledge a submitted shift log's notes were turned into (kept so a retried job makes the same entries). */
+export interface ShiftLogItem {
+  kind: 'incident' | 'procedure' | 'note' | 'notes';
+  title: string;
+  content: string;
+}
+
 export const shiftLogs = pgTable(
   'shift_logs',
   {
@@ -76,6 +83,8 @@ export const shiftLogs = pgTable(
     departmentId: uuid('department_id'),
     notes: text('notes').notNull(),
     handoverItems: jsonb('handover_items').$type<HandoverItem[]>().notNull().default([]),
+    /** What the notes were turned into on submission; null until the job has read them. */
+    extracted: jsonb('extracted').$type<ShiftLogItem[]>(),
     status: text('status', { enum: ['draft', 'submitted'] }).notNull().default('draft'),
     authorId: uuid('author_id'),
     jobId: uuid('job_id'),

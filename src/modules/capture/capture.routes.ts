@@ -6,14 +6,15 @@ import { actorOf, type Actor } from '../../platform/auth/guard.ts';
 import { AppError, defineErrors } from '../../platform/http/errors.ts';
 import { Paginated, PaginationQuery, pageRequest, pageOf } from '../../platform/http/pagination.ts';
 import { PermanentJobError, type JobRow } from '../../platform/jobs/jobs.ts';
-import { splitSentences } from '../query/answer.ts';
 import { Entry } from '../knowledge/knowledge.routes.ts';
 import { KnowledgeService } from '../knowledge/knowledge.service.ts';
 import { and, eq, sql } from 'drizzle-orm';
 import { knowledgeEntries } from '../../db/schema/index.ts';
-import { LocalBlobStore, blobKey } from '../../platform/blobs/blobs.ts';
+import { BlobNotFoundError, blobKey, createBlobStore, type BlobStore } from '../../platform/blobs/blobs.ts';
+import { structureText, titleFor } from './structure.ts';
 import { detectAudio } from './audio.ts';
 import { claimedKind, detectDocument, parseDocument, type DocumentKind } from './documents.ts';
+import { Job, presentJob } from './capture.schemas.ts';
 
 defineErrors({
   FILE_REQUIRED: { status: 422, en: 'Send the file in a multipart field named "file".', ar: 'أرسل الملف في حقل multipart باسم "file".' },
@@ -23,44 +24,14 @@ const TAGS = ['capture'];
 const VOICE_KIND = 'capture.voice';
 const DOCUMENT_KIND = 'capture.document';
 
-/** A title from the first sentence of a text, trimmed to 120 characters. */
-export function titleFrom(text: string): string {
-  const first = splitSentences(text)[0] ?? text.trim();
-  const clean = first.replace(/\s+/g, ' ').trim();
-  return clean.length <= 120 ? clean : `${clean.slice(0, 117).replace(/\s+\S*$/, '')}…`;
-}
-
-const Job = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  kind: Type.String(),
-  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]),
-  progress: Type.Integer(),
-  attempts: Type.Integer(),
-  max_attempts: Type.Integer(),
-  entry_ids: Type.Array(Type.String()),
-  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  error: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  created_at: Type.String({ format: 'date-time' }),
-  started_at: Type.Union([Type.String(), Type.Null()]),
-  finished_at: Type.Union([Type.String(), Type.Null()]),
-});
-
-function presentJob(j: JobRow) {
-  const entryIds = Array.isArray((j.result as { entry_ids?: unknown } | null)?.entry_ids) ? ((j.result as { entry_ids: string[] }).entry_ids) : [];
-  return {
-    id: j.id,
-    kind: j.kind,
-    status: j.status,
-    progress: j.progress,
-    attempts: j.attempts,
-    max_attempts: j.maxAttempts,
-    entry_ids: entryIds,
-    result: j.result ?? null,
-    error: (j.error as Record<string, unknown> | null) ?? null,
-    created_at: j.createdAt.toISOString(),
-    started_at: j.startedAt?.toISOString() ?? null,
-    finished_at: j.finishedAt?.toISOString() ?? null,
-  };
+/** Reads an uploaded original back for its job; a blob that is gone cannot come back, so the job fails at once. */
+async function readBlob(blobs: BlobStore, key: string): Promise<Buffer> {
+  try {
+    return await blobs.get(key);
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) throw new PermanentJobError('BLOB_MISSING', 'The uploaded file is no longer in storage.', { blob: key });
+    throw err;
+  }
 }
 
 /** Reads the single uploaded file of a multipart request; over `limit` bytes → 413. */
@@ -93,34 +64,47 @@ export async function register(app: App, deps: Deps): Promise<void> {
   const knowledge = new KnowledgeService(deps.database.db, deps.outbox);
   await app.register(multipart, { limits: { fileSize: deps.config.uploadLimit, files: 1, fields: 20, fieldSize: 64 * 1024 }, throwFileSizeLimit: true });
 
-  deps.jobs.define<{ audio: string; language?: 'ar' | 'en'; actor: Actor; filename: string }>({
+  const blobs = await createBlobStore(deps.config.blobs);
+
+  deps.jobs.define<{ blob: string; language?: 'ar' | 'en'; actor: Actor; filename: string }>({
     kind: VOICE_KIND,
     retryLimit: 3,
     retryDelaySeconds: 5,
     timeoutSeconds: 900,
-    handler: async ({ job, payload, progress }) => {
-      const audio = Buffer.from(payload.audio, 'base64');
-      const t = await deps.ai.transcribe(audio, payload.language ? { language: payload.language } : {}).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'TRANSCRIPTION_UNAVAILABLE') throw new PermanentJobError('TRANSCRIPTION_UNAVAILABLE', 'No transcription provider is configured.');
-        throw err;
-      });
-      await progress(70);
-      const text = t.text.trim();
-      if (!text) throw new PermanentJobError('EMPTY_TRANSCRIPT', 'The recording contains no speech that could be transcribed.');
+    // A worker that dies mid-capture is noticed within seconds, not half a minute.
+    heartbeatSeconds: 10,
+    handler: async ({ job, payload, progress, signal }) => {
       // One entry per job: an attempt cut off after creating its entry is found again by its source ref.
-      const ref = `job:${job.id}`;
+      const ref = `blob:${payload.blob}#${job.id}`;
       const [existing] = await deps.database.db
         .select({ id: knowledgeEntries.id })
         .from(knowledgeEntries)
         .where(and(eq(knowledgeEntries.orgId, payload.actor.orgId), eq(knowledgeEntries.sourceRef, ref), sql`${knowledgeEntries.sourceType} = 'voice'`));
-      if (existing) return { entry_ids: [existing.id] };
-      const entry = await knowledge.create(payload.actor, {
-        title: titleFrom(text),
-        content: text,
-        source: { type: 'voice', ref },
-        metadata: { filename: payload.filename, ...(t.durationS !== undefined ? { duration_s: t.durationS } : {}), ...(t.language ? { transcript_language: t.language } : {}) },
+      if (existing) return { entry_ids: [existing.id], blob: payload.blob };
+      const audio = await readBlob(blobs, payload.blob);
+      const t = await deps.ai.transcribe(audio, { ...(payload.language ? { language: payload.language } : {}), signal }).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'TRANSCRIPTION_UNAVAILABLE') throw new PermanentJobError('TRANSCRIPTION_UNAVAILABLE', 'No transcription provider is configured.');
+        throw err;
       });
-      return { entry_ids: [entry.id], transcript_chars: text.length };
+      await progress(60);
+      const text = t.text.trim();
+      if (!text) throw new PermanentJobError('EMPTY_TRANSCRIPT', 'The recording contains no speech that could be transcribed.');
+      const shaped = await structureText(deps.ai, payload.actor.orgId, { text, what: 'the transcript of a voice note' }, signal);
+      await progress(85);
+      const entry = await knowledge.create(payload.actor, {
+        title: shaped.title,
+        content: shaped.content,
+        ...(shaped.summary ? { summary: shaped.summary } : {}),
+        source: { type: 'voice', ref },
+        metadata: {
+          filename: payload.filename,
+          structured: shaped.structured,
+          ...(shaped.structured ? { transcript: text } : {}),
+          ...(t.durationS !== undefined ? { duration_s: t.durationS } : {}),
+          ...(t.language ? { transcript_language: t.language } : {}),
+        },
+      });
+      return { entry_ids: [entry.id], transcript_chars: text.length, structured: shaped.structured, ...(shaped.fallbackReason ? { structuring_error: shaped.fallbackReason } : {}), blob: payload.blob };
     },
   });
 
@@ -131,7 +115,7 @@ export async function register(app: App, deps: Deps): Promise<void> {
       schema: {
         tags: TAGS,
         summary: 'Capture a note as an entry (synchronous)',
-        description: 'Without a title, one is made from the first sentence.',
+        description: 'Without a title, one is made from the content: by the LLM when one is configured, else from the first sentence.',
         body: Type.Object({
           content: Type.String({ minLength: 1, maxLength: 200_000 }),
           title: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
@@ -146,7 +130,8 @@ export async function register(app: App, deps: Deps): Promise<void> {
     },
     async (request, reply) => {
       const b = request.body;
-      const entry = await knowledge.create(actorOf(request), { ...b, title: b.title ?? titleFrom(b.content), source: { type: 'manual' } });
+      const actor = actorOf(request);
+      const entry = await knowledge.create(actor, { ...b, title: b.title ?? (await titleFor(deps.ai, actor.orgId, b.content)), source: { type: 'manual' } });
       return reply.code(201).send(entry);
     },
   );
@@ -171,10 +156,13 @@ export async function register(app: App, deps: Deps): Promise<void> {
       requireTranscription();
       const actor = actorOf(request);
       const { bytes, filename, fields } = await readUpload(request, deps.config.uploadLimit);
-      if (!detectAudio(bytes)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { accepted: ['mp3', 'm4a', 'wav', 'webm', 'ogg'] });
+      const audioKind = detectAudio(bytes);
+      if (!audioKind) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { accepted: ['mp3', 'm4a', 'wav', 'webm', 'ogg'] });
       const language = fields.language === 'ar' || fields.language === 'en' ? fields.language : undefined;
+      const key = blobKey(actor.orgId, bytes, audioKind);
+      await blobs.put(key, bytes);
       const job = await deps.database.db.transaction((tx) =>
-        deps.jobs.enqueue(tx as never, { kind: VOICE_KIND, orgId: actor.orgId, createdBy: actor.userId ?? null, payload: { audio: bytes.toString('base64'), filename, actor, ...(language ? { language } : {}) } }),
+        deps.jobs.enqueue(tx as never, { kind: VOICE_KIND, orgId: actor.orgId, createdBy: actor.userId ?? null, payload: { blob: key, filename, actor, ...(language ? { language } : {}) } }),
       );
       return reply.code(202).send({ job_id: job.id, status: job.status });
     },
@@ -201,15 +189,14 @@ export async function register(app: App, deps: Deps): Promise<void> {
     },
   );
 
-  const blobs = new LocalBlobStore('dir' in deps.config.blobs ? deps.config.blobs.dir : `${deps.config.dataDir}/blobs`);
-
   deps.jobs.define<{ blob: string; kind: DocumentKind; filename: string; actor: Actor; options: DocumentOptions }>({
     kind: DOCUMENT_KIND,
     retryLimit: 3,
     retryDelaySeconds: 5,
     timeoutSeconds: 1800,
+    heartbeatSeconds: 10,
     handler: async ({ job, payload, progress, db }) => {
-      const bytes = await blobs.get(payload.blob);
+      const bytes = await readBlob(blobs, payload.blob);
       const sections = await parseDocument(bytes, payload.kind, payload.filename, payload.options.split ?? 'sections', payload.options.csv_mapping);
       await progress(30);
       const entryIds: string[] = [];
@@ -318,6 +305,20 @@ export async function register(app: App, deps: Deps): Promise<void> {
       `/api/v1/capture/${path}/jobs/:job_id`,
       { config: { auth }, schema: { tags: TAGS, summary: `One ${path} capture job`, params: Type.Object({ job_id: Type.String({ format: 'uuid' }) }), response: { 200: Job } } },
       async (request) => presentJob(await deps.jobs.get(actorOf(request).orgId, (request.params as { job_id: string }).job_id, [kind])),
+    );
+    app.post(
+      `/api/v1/capture/${path}/jobs/:job_id/retry`,
+      {
+        config: { auth },
+        schema: {
+          tags: TAGS,
+          summary: `Run a failed ${path} capture job again`,
+          description: 'Only a failed job can be retried (else 409 JOB_NOT_FAILED). Entries an earlier attempt already made are kept, never made twice.',
+          params: Type.Object({ job_id: Type.String({ format: 'uuid' }) }),
+          response: { 202: Job },
+        },
+      },
+      async (request, reply) => reply.code(202).send(presentJob(await deps.jobs.retry(actorOf(request).orgId, (request.params as { job_id: string }).job_id, [kind]))),
     );
   }
 }

@@ -8,6 +8,8 @@ import { newId } from '../../platform/db/ids.ts';
 import { AppError, defineErrors } from '../../platform/http/errors.ts';
 import { Paginated, PaginationQuery, pageOf, pageRequest } from '../../platform/http/pagination.ts';
 import { KnowledgeService } from '../knowledge/knowledge.service.ts';
+import { Job, presentJob } from './capture.schemas.ts';
+import { extractShiftItems, structureText } from './structure.ts';
 
 defineErrors({
   SESSION_CLOSED: { status: 409, en: 'This interview session is {status} and accepts no more changes.', ar: 'جلسة المقابلة هذه {status} ولا تقبل تعديلات أخرى.' },
@@ -43,7 +45,45 @@ const ShiftBody = Type.Object({
   handover_items: Type.Array(Item, { maxItems: 200 }),
 });
 const IdParams = Type.Object({ id: Uuid });
-const Any = Type.Record(Type.String(), Type.Unknown());
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Template = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  language: Type.String(),
+  department_id: Nullable(Uuid),
+  questions: Type.Array(Question),
+  active: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+const Session = Type.Object({
+  id: Uuid,
+  template_id: Uuid,
+  interviewee_id: Nullable(Uuid),
+  status: Type.Union([Type.Literal('in_progress'), Type.Literal('completing'), Type.Literal('completed'), Type.Literal('cancelled')]),
+  questions: Type.Array(Question),
+  answers: Type.Array(Type.Object({ question_id: Type.String(), answer: Type.String(), updated_at: Type.String({ format: 'date-time' }) })),
+  job_id: Nullable(Uuid),
+  job: Nullable(Job),
+  created_at: Type.String({ format: 'date-time' }),
+});
+const ShiftLog = Type.Object({
+  id: Uuid,
+  shift_date: Type.String(),
+  shift_type: Type.String(),
+  location_id: Nullable(Uuid),
+  department_id: Nullable(Uuid),
+  notes: Type.String(),
+  handover_items: Type.Array(Item),
+  extracted: Nullable(Type.Array(Type.Object({ kind: Type.String(), title: Type.String(), content: Type.String() }))),
+  status: Type.Union([Type.Literal('draft'), Type.Literal('submitted')]),
+  author_id: Nullable(Uuid),
+  job_id: Nullable(Uuid),
+  job: Nullable(Job),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
 
 async function assertInOrg(db: Db, orgId: string, refs: { department_id?: string | undefined; location_id?: string | undefined; user_id?: string | undefined }) {
   const checks: Array<[string, string | undefined, typeof departments | typeof locations | typeof users]> = [
@@ -63,6 +103,8 @@ export function register(app: App, deps: Deps): void {
   const db = deps.database.db;
   const knowledge = new KnowledgeService(db, deps.outbox);
 
+  /** The state of the job that turns a session or a log into entries, shown with it. */
+  const jobOf = async (orgId: string, jobId: string | null) => (jobId ? presentJob(await deps.jobs.get(orgId, jobId)) : null);
   const presentTemplate = (t: typeof interviewTemplates.$inferSelect) => ({
     id: t.id,
     name: t.name,
@@ -94,73 +136,95 @@ export function register(app: App, deps: Deps): void {
       questions: s.questions,
       answers: answers.map((a) => ({ question_id: a.questionId, answer: a.answer, updated_at: a.updatedAt.toISOString() })),
       job_id: s.jobId,
+      job: await jobOf(s.orgId, s.jobId),
       created_at: s.createdAt.toISOString(),
     };
   };
 
-  /** Creates one entry per key, once: a retried job finds what its earlier attempt made. */
-  const createOnce = async (actor: Actor, ref: string, input: Parameters<KnowledgeService['create']>[1]) => {
+  /** Creates one entry per key, once: a retried job finds what its earlier attempt made (and does not ask the LLM again). */
+  const createOnce = async (actor: Actor, ref: string, make: () => Promise<Parameters<KnowledgeService['create']>[1]>) => {
     const [done] = await db.select({ id: knowledgeEntries.id }).from(knowledgeEntries).where(and(eq(knowledgeEntries.orgId, actor.orgId), eq(knowledgeEntries.sourceRef, ref)));
     if (done) return done.id;
+    const input = await make();
     return (await knowledge.create(actor, { ...input, source: { type: input.source?.type ?? 'interview', ref } })).id;
   };
 
   deps.jobs.define<{ sessionId: string; actor: Actor }>({
     kind: 'capture.interview',
     retryLimit: 3,
-    handler: async ({ payload }) => {
+    handler: async ({ payload, progress, signal }) => {
       const s = await session(payload.actor.orgId, payload.sessionId);
       const answers = await db.select().from(interviewAnswers).where(eq(interviewAnswers.sessionId, s.id));
       const [t] = await db.select().from(interviewTemplates).where(eq(interviewTemplates.id, s.templateId));
       const ids: string[] = [];
-      for (const q of s.questions) {
-        const a = answers.find((x) => x.questionId === q.id);
-        if (!a || !a.answer.trim()) continue;
-        const title = (t?.language === 'ar' ? (q.text_ar ?? q.text) : q.text).slice(0, 300);
+      let structured = 0;
+      const answered = s.questions.filter((q) => answers.find((x) => x.questionId === q.id)?.answer.trim());
+      for (const [i, q] of answered.entries()) {
+        const a = answers.find((x) => x.questionId === q.id)!;
+        const ref = `interview:${s.id}:${q.id}`;
+        const question = t?.language === 'ar' ? (q.text_ar ?? q.text) : q.text;
         ids.push(
-          await createOnce(payload.actor, `interview:${s.id}:${q.id}`, {
-            title,
-            content: a.answer,
-            expert_ids: s.intervieweeId ? [s.intervieweeId] : [],
-            ...(t?.departmentId ? { department_id: t.departmentId } : {}),
-            metadata: { interview_session_id: s.id, question_id: q.id, template_id: s.templateId },
+          await createOnce(payload.actor, ref, async () => {
+            // The LLM, when configured, turns the answer into an entry that reads on its own; the question gives it context.
+            const shaped = await structureText(deps.ai, payload.actor.orgId, { text: a.answer, what: 'an expert\'s answer in a knowledge-capture interview', context: `Interview question: ${question}`, fallbackTitle: question }, signal);
+            if (shaped.structured) structured += 1;
+            return {
+              title: shaped.title,
+              content: shaped.content,
+              ...(shaped.summary ? { summary: shaped.summary } : {}),
+              expert_ids: s.intervieweeId ? [s.intervieweeId] : [],
+              ...(t?.departmentId ? { department_id: t.departmentId } : {}),
+              metadata: { interview_session_id: s.id, question_id: q.id, question, template_id: s.templateId, structured: shaped.structured },
+            };
           }),
         );
+        await progress(((i + 1) / answered.length) * 100);
       }
       await db.update(interviewSessions).set({ status: 'completed', updatedAt: new Date() }).where(eq(interviewSessions.id, s.id));
-      return { entry_ids: ids };
+      return { entry_ids: ids, structured };
     },
   });
 
   deps.jobs.define<{ logId: string; actor: Actor }>({
     kind: 'capture.shift_log',
     retryLimit: 3,
-    handler: async ({ payload }) => {
+    handler: async ({ payload, signal }) => {
       const [log] = await db.select().from(shiftLogs).where(and(eq(shiftLogs.id, payload.logId), eq(shiftLogs.orgId, payload.actor.orgId)));
       if (!log) return { entry_ids: [] };
       const ids: string[] = [];
       const common = { ...(log.departmentId ? { department_id: log.departmentId } : {}), ...(log.locationId ? { location_id: log.locationId } : {}) };
+      const meta = { shift_log_id: log.id, shift_date: log.shiftDate, shift_type: log.shiftType };
       for (const [i, item] of log.handoverItems.entries()) {
         ids.push(
-          await createOnce(payload.actor, `shift_log:${log.id}:item:${i}`, {
+          await createOnce(payload.actor, `shift_log:${log.id}:item:${i}`, async () => ({
             title: item.title,
             content: item.detail || item.title,
             source: { type: 'shift_log' },
             ...common,
-            metadata: { shift_log_id: log.id, shift_date: log.shiftDate, shift_type: log.shiftType, priority: item.priority },
-          }),
+            metadata: { ...meta, kind: 'handover', priority: item.priority },
+          })),
         );
       }
       if (log.notes.trim()) {
-        ids.push(
-          await createOnce(payload.actor, `shift_log:${log.id}:notes`, {
-            title: `${log.shiftType} shift ${log.shiftDate}`.slice(0, 300),
-            content: log.notes,
-            source: { type: 'shift_log' },
-            ...common,
-            metadata: { shift_log_id: log.id, shift_date: log.shiftDate, shift_type: log.shiftType },
-          }),
-        );
+        // The incidents and procedures the notes record become entries of their own when an LLM is
+        // configured; otherwise the notes are one entry. What they became is kept on the log first, so
+        // a retry makes the same entries, and the log keeps the notes whole either way.
+        let items = log.extracted;
+        if (!items) {
+          items = (await extractShiftItems(deps.ai, log.orgId, log.notes, signal)) ?? [{ kind: 'notes', title: `${log.shiftType} shift ${log.shiftDate}`.slice(0, 300), content: log.notes }];
+          await db.update(shiftLogs).set({ extracted: items }).where(eq(shiftLogs.id, log.id));
+        }
+        for (const [i, item] of items.entries()) {
+          ids.push(
+            await createOnce(payload.actor, `shift_log:${log.id}:notes:${i}`, async () => ({
+              title: item.title,
+              content: item.content,
+              source: { type: 'shift_log' },
+              ...common,
+              metadata: { ...meta, kind: item.kind },
+            })),
+          );
+        }
       }
       return { entry_ids: ids };
     },
@@ -168,7 +232,7 @@ export function register(app: App, deps: Deps): void {
 
   const P = '/api/v1/capture/interviews';
 
-  app.get(`${P}/templates`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Interview templates', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(Any) } } }, async (request) => {
+  app.get(`${P}/templates`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Interview templates', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(Template) } } }, async (request) => {
     const actor = actorOf(request);
     const page = pageRequest(request.query);
     const where = and(eq(interviewTemplates.orgId, actor.orgId), eq(interviewTemplates.active, true));
@@ -178,7 +242,7 @@ export function register(app: App, deps: Deps): void {
     ]);
     return pageOf(rows.map(presentTemplate), total?.n ?? 0, page);
   });
-  app.post(`${P}/templates`, { config: { auth: { ...growth, minRole: 'manager' }, idempotent: true }, schema: { tags: TAGS, summary: 'Create a template', body: TemplateBody, response: { 201: Any } } }, async (request, reply) => {
+  app.post(`${P}/templates`, { config: { auth: { ...growth, minRole: 'manager' }, idempotent: true }, schema: { tags: TAGS, summary: 'Create a template', body: TemplateBody, response: { 201: Template } } }, async (request, reply) => {
     const actor = actorOf(request);
     const b = request.body;
     if (new Set(b.questions.map((q) => q.id)).size !== b.questions.length) throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'questions', reason: 'question ids must be unique' }] });
@@ -189,10 +253,10 @@ export function register(app: App, deps: Deps): void {
       .returning();
     return reply.code(201).send(presentTemplate(row!));
   });
-  app.get(`${P}/templates/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'One template', params: IdParams, response: { 200: Any } } }, async (request) =>
+  app.get(`${P}/templates/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'One template', params: IdParams, response: { 200: Template } } }, async (request) =>
     presentTemplate(await template(actorOf(request).orgId, request.params.id)),
   );
-  app.put(`${P}/templates/:id`, { config: { auth: { ...growth, minRole: 'manager' } }, schema: { tags: TAGS, summary: 'Update a template', params: IdParams, body: TemplateBody, response: { 200: Any } } }, async (request) => {
+  app.put(`${P}/templates/:id`, { config: { auth: { ...growth, minRole: 'manager' } }, schema: { tags: TAGS, summary: 'Update a template', params: IdParams, body: TemplateBody, response: { 200: Template } } }, async (request) => {
     const actor = actorOf(request);
     await template(actor.orgId, request.params.id);
     const b = request.body;
@@ -213,7 +277,7 @@ export function register(app: App, deps: Deps): void {
 
   app.post(
     `${P}/sessions`,
-    { config: { auth: growth, idempotent: true }, schema: { tags: TAGS, summary: 'Start an interview session', body: Type.Object({ template_id: Uuid, interviewee_id: Type.Optional(Uuid) }), response: { 201: Any } } },
+    { config: { auth: growth, idempotent: true }, schema: { tags: TAGS, summary: 'Start an interview session', body: Type.Object({ template_id: Uuid, interviewee_id: Type.Optional(Uuid) }), response: { 201: Session } } },
     async (request, reply) => {
       const actor = actorOf(request);
       const t = await template(actor.orgId, request.body.template_id);
@@ -226,7 +290,7 @@ export function register(app: App, deps: Deps): void {
       return reply.code(201).send(await presentSession(s!));
     },
   );
-  app.get(`${P}/sessions`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Interview sessions', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(Any) } } }, async (request) => {
+  app.get(`${P}/sessions`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Interview sessions', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(Session) } } }, async (request) => {
     const actor = actorOf(request);
     const page = pageRequest(request.query);
     const [rows, [total]] = await Promise.all([
@@ -235,14 +299,14 @@ export function register(app: App, deps: Deps): void {
     ]);
     return pageOf(await Promise.all(rows.map(presentSession)), total?.n ?? 0, page);
   });
-  app.get(`${P}/sessions/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'A session with its answers', params: IdParams, response: { 200: Any } } }, async (request) =>
+  app.get(`${P}/sessions/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'A session with its answers and the state of its job', params: IdParams, response: { 200: Session } } }, async (request) =>
     presentSession(await session(actorOf(request).orgId, request.params.id)),
   );
   app.post(
     `${P}/sessions/:id/answers`,
     {
       config: { auth: growth },
-      schema: { tags: TAGS, summary: 'Answer a question (answering again replaces)', params: IdParams, body: Type.Object({ question_id: Type.String({ minLength: 1, maxLength: 64 }), answer: Type.String({ minLength: 1, maxLength: 100_000 }) }), response: { 200: Any } },
+      schema: { tags: TAGS, summary: 'Answer a question (answering again replaces)', params: IdParams, body: Type.Object({ question_id: Type.String({ minLength: 1, maxLength: 64 }), answer: Type.String({ minLength: 1, maxLength: 100_000 }) }), response: { 200: Session } },
     },
     async (request) => {
       const actor = actorOf(request);
@@ -289,7 +353,7 @@ export function register(app: App, deps: Deps): void {
     return reply.code(204).send(null);
   });
 
-  const presentLog = (l: typeof shiftLogs.$inferSelect) => ({
+  const presentLog = async (l: typeof shiftLogs.$inferSelect) => ({
     id: l.id,
     shift_date: l.shiftDate,
     shift_type: l.shiftType,
@@ -297,9 +361,11 @@ export function register(app: App, deps: Deps): void {
     department_id: l.departmentId,
     notes: l.notes,
     handover_items: l.handoverItems,
+    extracted: l.extracted ?? null,
     status: l.status,
     author_id: l.authorId,
     job_id: l.jobId,
+    job: await jobOf(l.orgId, l.jobId),
     created_at: l.createdAt.toISOString(),
     updated_at: l.updatedAt.toISOString(),
   });
@@ -309,7 +375,7 @@ export function register(app: App, deps: Deps): void {
     return l;
   };
 
-  app.post(`${P}/shift-logs`, { config: { auth: growth, idempotent: true }, schema: { tags: TAGS, summary: 'Create a shift log (draft)', body: ShiftBody, response: { 201: Any } } }, async (request, reply) => {
+  app.post(`${P}/shift-logs`, { config: { auth: growth, idempotent: true }, schema: { tags: TAGS, summary: 'Create a shift log (draft)', body: ShiftBody, response: { 201: ShiftLog } } }, async (request, reply) => {
     const actor = actorOf(request);
     const b = request.body;
     await assertInOrg(db, actor.orgId, { department_id: b.department_id, location_id: b.location_id });
@@ -317,21 +383,21 @@ export function register(app: App, deps: Deps): void {
       .insert(shiftLogs)
       .values({ id: newId(), orgId: actor.orgId, shiftDate: b.shift_date, shiftType: b.shift_type, locationId: b.location_id ?? null, departmentId: b.department_id ?? null, notes: b.notes, handoverItems: b.handover_items as HandoverItem[], authorId: actor.userId ?? null })
       .returning();
-    return reply.code(201).send(presentLog(row!));
+    return reply.code(201).send(await presentLog(row!));
   });
-  app.get(`${P}/shift-logs`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Shift logs', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(Any) } } }, async (request) => {
+  app.get(`${P}/shift-logs`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Shift logs', querystring: Type.Object({ ...PaginationQuery }), response: { 200: Paginated(ShiftLog) } } }, async (request) => {
     const actor = actorOf(request);
     const page = pageRequest(request.query);
     const [rows, [total]] = await Promise.all([
       db.select().from(shiftLogs).where(eq(shiftLogs.orgId, actor.orgId)).orderBy(desc(shiftLogs.createdAt)).limit(page.limit).offset(page.offset),
       db.select({ n: count() }).from(shiftLogs).where(eq(shiftLogs.orgId, actor.orgId)),
     ]);
-    return pageOf(rows.map(presentLog), total?.n ?? 0, page);
+    return pageOf(await Promise.all(rows.map(presentLog)), total?.n ?? 0, page);
   });
-  app.get(`${P}/shift-logs/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'One shift log', params: IdParams, response: { 200: Any } } }, async (request) =>
+  app.get(`${P}/shift-logs/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'One shift log with the state of its job', params: IdParams, response: { 200: ShiftLog } } }, async (request) =>
     presentLog(await log(actorOf(request).orgId, request.params.id)),
   );
-  app.put(`${P}/shift-logs/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Update a draft shift log', params: IdParams, body: ShiftBody, response: { 200: Any } } }, async (request) => {
+  app.put(`${P}/shift-logs/:id`, { config: { auth: growth }, schema: { tags: TAGS, summary: 'Update a draft shift log', params: IdParams, body: ShiftBody, response: { 200: ShiftLog } } }, async (request) => {
     const actor = actorOf(request);
     const l = await log(actor.orgId, request.params.id);
     if (l.status !== 'draft') throw new AppError('SHIFT_LOG_SUBMITTED');
@@ -343,7 +409,7 @@ export function register(app: App, deps: Deps): void {
       .where(and(eq(shiftLogs.id, l.id), eq(shiftLogs.status, 'draft')))
       .returning();
     if (!row) throw new AppError('SHIFT_LOG_SUBMITTED');
-    return presentLog(row);
+    return await presentLog(row);
   });
   app.post(
     `${P}/shift-logs/:id/submit`,

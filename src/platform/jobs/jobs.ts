@@ -8,6 +8,7 @@ import { AppError, defineErrors } from '../http/errors.ts';
 
 defineErrors({
   JOB_FINISHED: { status: 409, en: 'This job has already finished ({status}).', ar: 'انتهت هذه المهمة بالفعل ({status}).' },
+  JOB_NOT_FAILED: { status: 409, en: 'Only a failed job can be retried; this one is {status}.', ar: 'لا يُعاد إلا تشغيل مهمة فاشلة؛ وهذه المهمة حالتها {status}.' },
 });
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -159,7 +160,7 @@ export class Jobs {
     await boss.work(DEAD_LETTER, { pollingIntervalSeconds: 2, batchSize: 20, includeMetadata: true, perJobResults: true }, async (batch) =>
       Promise.all(
         batch.map(async (j) => {
-          const { jobId } = (j.data ?? {}) as { jobId?: string };
+          const { jobId, epoch } = (j.data ?? {}) as { jobId?: string; epoch?: number };
           if (jobId) {
             await this.database.db
               .update(jobs)
@@ -169,7 +170,8 @@ export class Jobs {
                 finishedAt: new Date(),
                 updatedAt: new Date(),
               })
-              .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running'])));
+              // A dead letter from before a manual retry (an older epoch) must not fail the retried job.
+              .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running']), epoch !== undefined ? eq(jobs.maxAttempts, epoch) : undefined));
           }
           return { id: j.id, status: 'completed' as const };
         }),
@@ -207,7 +209,7 @@ export class Jobs {
         maxAttempts: (def.retryLimit ?? 4) + 1,
       })
       .returning();
-    await this.boss.send(input.kind, { jobId: id }, {
+    await this.boss.send(input.kind, { jobId: id, epoch: row!.maxAttempts }, {
       id,
       ...(input.orderKey ? { singletonKey: input.orderKey } : {}),
       ...(input.startAfter ? { startAfter: input.startAfter } : {}),
@@ -234,6 +236,28 @@ export class Jobs {
       this.database.db.select({ n: count() }).from(jobs).where(where),
     ]);
     return { rows, total: totals[0]?.n ?? 0 };
+  }
+
+  /**
+   * Runs a failed job again with a fresh set of attempts (409 JOB_NOT_FAILED otherwise). Handlers are
+   * idempotent per job, so whatever the failed attempts already made is found, not made twice.
+   */
+  async retry(orgId: string, id: string, kinds?: string[]): Promise<JobRow> {
+    const job = await this.get(orgId, id, kinds);
+    const def = this.defs.get(job.kind);
+    if (!def || !this.boss) throw new Error(`job kind ${job.kind} is not defined here`);
+    return this.database.db.transaction(async (t) => {
+      const tx = t as unknown as Tx;
+      const [row] = await tx
+        .update(jobs)
+        .set({ status: 'queued', progress: 0, finishedAt: null, maxAttempts: sql`${jobs.attempts} + ${(def.retryLimit ?? 4) + 1}`, updatedAt: new Date() })
+        .where(and(eq(jobs.id, id), eq(jobs.orgId, orgId), eq(jobs.status, 'failed')))
+        .returning();
+      if (!row) throw new AppError('JOB_NOT_FAILED', { status: job.status });
+      // A new queue entry for the same row: pg-boss keeps the failed one under the job's own id.
+      await this.boss!.send(job.kind, { jobId: id, epoch: row.maxAttempts }, { id: newId(), db: fromDrizzle(tx as unknown as Parameters<typeof fromDrizzle>[0], sql) });
+      return row;
+    });
   }
 
   /** Cancels a queued or running job; a finished job cannot be cancelled (409). */

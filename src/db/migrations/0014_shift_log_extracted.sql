@@ -1,0 +1,1 @@
+ALTER TABLE "shift_logs" ADD COLUMN "extracted" jsonb;
