@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Document, HeadingLevel, Packer, Paragraph } from 'docx';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { PDFDocument, PDFHexString, StandardFonts } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrg, type TestOrg } from '../factories.ts';
 import { createTestApp, settle, type TestApp } from '../harness.ts';
@@ -19,6 +19,16 @@ async function pdf(pages: string[]): Promise<Buffer> {
   const f = await doc.embedFont(StandardFonts.Helvetica);
   for (const text of pages) doc.addPage([595, 842]).drawText(text, { x: 50, y: 780, size: 12, font: f });
   return Buffer.from(await doc.save());
+}
+
+/** A PDF whose trailer says it is encrypted with the standard handler, under a password nobody gave. */
+async function encryptedPdf(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  doc.addPage().drawText('secret', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
+  const ctx = doc.context;
+  ctx.trailerInfo.Encrypt = ctx.register(ctx.obj({ Filter: 'Standard', V: 1, R: 2, O: PDFHexString.of('11'.repeat(32)), U: PDFHexString.of('22'.repeat(32)), P: -4 }));
+  ctx.trailerInfo.ID = ctx.obj([PDFHexString.of('33'.repeat(16)), PDFHexString.of('33'.repeat(16))]);
+  return Buffer.from(await doc.save({ useObjectStreams: false }));
 }
 
 async function docx(blocks: Array<{ heading?: string; text: string }>): Promise<Buffer> {
@@ -91,7 +101,7 @@ describe('document capture', () => {
     expect(res.items[0].entry_id).toBe(p.entries[0].id);
   });
 
-  it('refuses unsupported or mismatched types (415) and too large files (413); a corrupt file fails its job permanently', async () => {
+  it('refuses unsupported or mismatched types (415) and too large files (413); a corrupt or encrypted file fails its job at once', async () => {
     const org = await createOrg(t, { plan: 'starter' });
     const up = (file: Buffer, name: string) => {
       const m = multipart(file, name);
@@ -107,6 +117,11 @@ describe('document capture', () => {
     const corrupt = await uploadAndWait(org, Buffer.from('%PDF-1.7\n%broken beyond repair\n'), 'broken.pdf');
     expect(corrupt.job).toMatchObject({ status: 'failed', attempts: 1 });
     expect(corrupt.job.error.code).toBe('DOCUMENT_UNREADABLE');
+    const locked = await uploadAndWait(org, await encryptedPdf(), 'locked.pdf');
+    expect(locked.job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'DOCUMENT_ENCRYPTED' } });
+    // A zip that names a Word part but is cut short: recognised as DOCX, unreadable as one.
+    const brokenDocx = await uploadAndWait(org, Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.from('word/document.xml'), Buffer.alloc(200, 7)]), 'broken.docx');
+    expect(brokenDocx.job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'DOCUMENT_UNREADABLE' } });
   });
 
   it('is Starter+, and jobs of another organisation are 404', async () => {

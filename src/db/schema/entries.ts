@@ -47,6 +47,8 @@ export const knowledgeEntries = pgTable(
     index('entries_org_category_idx').on(t.orgId, t.categoryId, t.createdAt),
     index('entries_org_author_idx').on(t.orgId, t.authorId, t.createdAt),
     index('entries_org_language_idx').on(t.orgId, t.language, t.createdAt),
+    // Capture jobs look up the entry an item became by its source ref before making it (idempotent retries).
+    index('entries_org_source_ref_idx').on(t.orgId, t.sourceRef).where(sql`source_ref IS NOT NULL`),
   ],
 );
 

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App, Deps } from '../../app.ts';
 import { actorOf, type Actor } from '../../platform/auth/guard.ts';
-import { AppError, defineErrors } from '../../platform/http/errors.ts';
+import { AppError, defineErrors, errorMessage } from '../../platform/http/errors.ts';
 import { Paginated, PaginationQuery, pageRequest, pageOf } from '../../platform/http/pagination.ts';
 import { PermanentJobError, type JobRow } from '../../platform/jobs/jobs.ts';
 import { Entry } from '../knowledge/knowledge.routes.ts';
@@ -11,6 +11,7 @@ import { KnowledgeService } from '../knowledge/knowledge.service.ts';
 import { and, eq, sql } from 'drizzle-orm';
 import { knowledgeEntries } from '../../db/schema/index.ts';
 import { BlobNotFoundError, blobKey, createBlobStore, type BlobStore } from '../../platform/blobs/blobs.ts';
+import { createOnce } from './capture.entries.ts';
 import { structureText, titleFor } from './structure.ts';
 import { detectAudio } from './audio.ts';
 import { claimedKind, detectDocument, parseDocument, type DocumentKind } from './documents.ts';
@@ -74,37 +75,38 @@ export async function register(app: App, deps: Deps): Promise<void> {
     // A worker that dies mid-capture is noticed within seconds, not half a minute.
     heartbeatSeconds: 10,
     handler: async ({ job, payload, progress, signal }) => {
-      // One entry per job: an attempt cut off after creating its entry is found again by its source ref.
-      const ref = `blob:${payload.blob}#${job.id}`;
-      const [existing] = await deps.database.db
-        .select({ id: knowledgeEntries.id })
-        .from(knowledgeEntries)
-        .where(and(eq(knowledgeEntries.orgId, payload.actor.orgId), eq(knowledgeEntries.sourceRef, ref), sql`${knowledgeEntries.sourceType} = 'voice'`));
-      if (existing) return { entry_ids: [existing.id], blob: payload.blob };
-      const audio = await readBlob(blobs, payload.blob);
-      const t = await deps.ai.transcribe(audio, { ...(payload.language ? { language: payload.language } : {}), signal }).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'TRANSCRIPTION_UNAVAILABLE') throw new PermanentJobError('TRANSCRIPTION_UNAVAILABLE', 'No transcription provider is configured.');
-        throw err;
+      // One entry per job: an attempt cut off after creating its entry finds it again by its source ref.
+      let transcript: { chars: number; structured: boolean; error?: string } | undefined;
+      const entryId = await createOnce(deps.database.db, knowledge, payload.actor, { type: 'voice', ref: `blob:${payload.blob}#${job.id}` }, async () => {
+        const audio = await readBlob(blobs, payload.blob);
+        const t = await deps.ai.transcribe(audio, { ...(payload.language ? { language: payload.language } : {}), signal }).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === 'TRANSCRIPTION_UNAVAILABLE') throw new PermanentJobError('TRANSCRIPTION_UNAVAILABLE', 'No transcription provider is configured.');
+          throw err;
+        });
+        await progress(60);
+        const text = t.text.trim();
+        if (!text) throw new PermanentJobError('EMPTY_TRANSCRIPT', 'The recording contains no speech that could be transcribed.');
+        const shaped = await structureText(deps.ai, payload.actor.orgId, { text, what: 'the transcript of a voice note' }, signal);
+        await progress(85);
+        transcript = { chars: text.length, structured: shaped.structured, ...(shaped.fallbackReason ? { error: shaped.fallbackReason } : {}) };
+        return {
+          title: shaped.title,
+          content: shaped.content,
+          ...(shaped.summary ? { summary: shaped.summary } : {}),
+          metadata: {
+            filename: payload.filename,
+            structured: shaped.structured,
+            ...(shaped.structured ? { transcript: text } : {}),
+            ...(t.durationS !== undefined ? { duration_s: t.durationS } : {}),
+            ...(t.language ? { transcript_language: t.language } : {}),
+          },
+        };
       });
-      await progress(60);
-      const text = t.text.trim();
-      if (!text) throw new PermanentJobError('EMPTY_TRANSCRIPT', 'The recording contains no speech that could be transcribed.');
-      const shaped = await structureText(deps.ai, payload.actor.orgId, { text, what: 'the transcript of a voice note' }, signal);
-      await progress(85);
-      const entry = await knowledge.create(payload.actor, {
-        title: shaped.title,
-        content: shaped.content,
-        ...(shaped.summary ? { summary: shaped.summary } : {}),
-        source: { type: 'voice', ref },
-        metadata: {
-          filename: payload.filename,
-          structured: shaped.structured,
-          ...(shaped.structured ? { transcript: text } : {}),
-          ...(t.durationS !== undefined ? { duration_s: t.durationS } : {}),
-          ...(t.language ? { transcript_language: t.language } : {}),
-        },
-      });
-      return { entry_ids: [entry.id], transcript_chars: text.length, structured: shaped.structured, ...(shaped.fallbackReason ? { structuring_error: shaped.fallbackReason } : {}), blob: payload.blob };
+      return {
+        entry_ids: [entryId],
+        blob: payload.blob,
+        ...(transcript ? { transcript_chars: transcript.chars, structured: transcript.structured, ...(transcript.error ? { structuring_error: transcript.error } : {}) } : {}),
+      };
     },
   });
 
@@ -203,30 +205,20 @@ export async function register(app: App, deps: Deps): Promise<void> {
       const errors: Array<{ section: number; code: string; message: string }> = [];
       for (let i = 0; i < sections.length; i++) {
         const s = sections[i]!;
-        const ref = `blob:${payload.blob}#${job.id}:${i}`;
-        // A retried job finds the entries its earlier attempt made and does not make them twice.
-        const [done] = await db
-          .select({ id: knowledgeEntries.id })
-          .from(knowledgeEntries)
-          .where(and(eq(knowledgeEntries.orgId, payload.actor.orgId), eq(knowledgeEntries.sourceRef, ref), sql`${knowledgeEntries.sourceType} = 'document'`));
-        if (done) {
-          entryIds.push(done.id);
-          continue;
-        }
         try {
-          const e = await knowledge.create(payload.actor, {
-            title: s.title.slice(0, 300) || payload.filename.slice(0, 300),
-            content: s.content.slice(0, 200_000),
-            source: { type: 'document', ref },
-            metadata: { filename: payload.filename, format: payload.kind, section: i },
-            ...(payload.options.tag_ids ? { tag_ids: payload.options.tag_ids } : {}),
-            ...(payload.options.department_id ? { department_id: payload.options.department_id } : {}),
-            ...(payload.options.category_id ? { category_id: payload.options.category_id } : {}),
-          });
-          entryIds.push(e.id);
+          entryIds.push(
+            await createOnce(db, knowledge, payload.actor, { type: 'document', ref: `blob:${payload.blob}#${job.id}:${i}` }, async () => ({
+              title: s.title.slice(0, 300) || payload.filename.slice(0, 300),
+              content: s.content.slice(0, 200_000),
+              metadata: { filename: payload.filename, format: payload.kind, section: i },
+              ...(payload.options.tag_ids ? { tag_ids: payload.options.tag_ids } : {}),
+              ...(payload.options.department_id ? { department_id: payload.options.department_id } : {}),
+              ...(payload.options.category_id ? { category_id: payload.options.category_id } : {}),
+            })),
+          );
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
-          errors.push({ section: i, code: err.code, message: err.code });
+          errors.push({ section: i, code: err.code, message: errorMessage(err.code, 'en', { ...err.details, ...err.params }) });
         }
         await progress(30 + (70 * (i + 1)) / sections.length);
       }

@@ -9,6 +9,7 @@ import { AppError, defineErrors } from '../../platform/http/errors.ts';
 import { Paginated, PaginationQuery, pageOf, pageRequest } from '../../platform/http/pagination.ts';
 import { KnowledgeService } from '../knowledge/knowledge.service.ts';
 import { Job, presentJob } from './capture.schemas.ts';
+import { createOnce } from './capture.entries.ts';
 import { extractShiftItems, structureText } from './structure.ts';
 
 defineErrors({
@@ -141,14 +142,6 @@ export function register(app: App, deps: Deps): void {
     };
   };
 
-  /** Creates one entry per key, once: a retried job finds what its earlier attempt made (and does not ask the LLM again). */
-  const createOnce = async (actor: Actor, ref: string, make: () => Promise<Parameters<KnowledgeService['create']>[1]>) => {
-    const [done] = await db.select({ id: knowledgeEntries.id }).from(knowledgeEntries).where(and(eq(knowledgeEntries.orgId, actor.orgId), eq(knowledgeEntries.sourceRef, ref)));
-    if (done) return done.id;
-    const input = await make();
-    return (await knowledge.create(actor, { ...input, source: { type: input.source?.type ?? 'interview', ref } })).id;
-  };
-
   deps.jobs.define<{ sessionId: string; actor: Actor }>({
     kind: 'capture.interview',
     retryLimit: 3,
@@ -164,7 +157,7 @@ export function register(app: App, deps: Deps): void {
         const ref = `interview:${s.id}:${q.id}`;
         const question = t?.language === 'ar' ? (q.text_ar ?? q.text) : q.text;
         ids.push(
-          await createOnce(payload.actor, ref, async () => {
+          await createOnce(db, knowledge, payload.actor, { type: 'interview', ref }, async () => {
             // The LLM, when configured, turns the answer into an entry that reads on its own; the question gives it context.
             const shaped = await structureText(deps.ai, payload.actor.orgId, { text: a.answer, what: 'an expert\'s answer in a knowledge-capture interview', context: `Interview question: ${question}`, fallbackTitle: question }, signal);
             if (shaped.structured) structured += 1;
@@ -196,10 +189,9 @@ export function register(app: App, deps: Deps): void {
       const meta = { shift_log_id: log.id, shift_date: log.shiftDate, shift_type: log.shiftType };
       for (const [i, item] of log.handoverItems.entries()) {
         ids.push(
-          await createOnce(payload.actor, `shift_log:${log.id}:item:${i}`, async () => ({
+          await createOnce(db, knowledge, payload.actor, { type: 'shift_log', ref: `shift_log:${log.id}:item:${i}` }, async () => ({
             title: item.title,
             content: item.detail || item.title,
-            source: { type: 'shift_log' },
             ...common,
             metadata: { ...meta, kind: 'handover', priority: item.priority },
           })),
@@ -216,10 +208,9 @@ export function register(app: App, deps: Deps): void {
         }
         for (const [i, item] of items.entries()) {
           ids.push(
-            await createOnce(payload.actor, `shift_log:${log.id}:notes:${i}`, async () => ({
+            await createOnce(db, knowledge, payload.actor, { type: 'shift_log', ref: `shift_log:${log.id}:notes:${i}` }, async () => ({
               title: item.title,
               content: item.content,
-              source: { type: 'shift_log' },
               ...common,
               metadata: { ...meta, kind: item.kind },
             })),

@@ -1,0 +1,1 @@
+CREATE INDEX "entries_org_source_ref_idx" ON "knowledge_entries" USING btree ("org_id","source_ref") WHERE source_ref IS NOT NULL;
