@@ -35,6 +35,8 @@ export interface Config {
   /** Time allowed for one webhook attempt, connect to last byte (WEBHOOK_TIMEOUT_MS, default 10000). */
   webhookTimeoutMs: number;
   llm?: ProviderConfig & { provider: 'openai-compatible' | 'anthropic' };
+  /** Longest wait for one LLM call, connect to last token (LLM_TIMEOUT_MS, default 60000); then 502 UPSTREAM_ERROR. */
+  llmTimeoutMs: number;
   embeddings?: ProviderConfig & { dimensions?: number };
   transcription?: ProviderConfig;
   blobs: { dir: string } | { s3: { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string; region: string } };
@@ -188,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
   const webhooksAllowPrivate = bool('WEBHOOKS_ALLOW_PRIVATE', false);
   const webhookDisableAfterFailures = int('WEBHOOK_DISABLE_AFTER_FAILURES', 20, 1, 100_000);
   const webhookTimeoutMs = int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
+  const llmTimeoutMs = int('LLM_TIMEOUT_MS', 60_000, 100, 600_000);
   const googleJwksUrl = url('GOOGLE_JWKS_URL', ['http:', 'https:']) ?? 'https://www.googleapis.com/oauth2/v3/certs';
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -214,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookDisableAfterFailures,
     webhookTimeoutMs,
     ...(llmBase ? { llm: { ...llmBase, provider: llmProvider } } : {}),
+    llmTimeoutMs,
     ...(embBase ? { embeddings: { ...embBase, ...(embDims ? { dimensions: embDims } : {}) } } : {}),
     ...(transcription ? { transcription } : {}),
     blobs,

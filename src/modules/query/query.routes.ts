@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { App, Deps } from '../../app.ts';
 import { actorOf } from '../../platform/auth/guard.ts';
-import { AppError } from '../../platform/http/errors.ts';
+import { AppError, errorMessage } from '../../platform/http/errors.ts';
 import { pageRequest } from '../../platform/http/pagination.ts';
 import { openEventStream, wantsEventStream } from '../../platform/http/sse.ts';
 import { createRetrieval } from './query.retrieval.ts';
@@ -42,7 +42,8 @@ export function register(app: App, deps: Deps): void {
         summary: 'Answer a question with citations',
         description:
           'Answers only from the cited entries, in the question language (or `language`). With `Accept: text/event-stream` the answer ' +
-          'streams as Server-Sent Events: `token` events ({text}), then one `citations` event (the full result without the answer text), then `done`. ' +
+          'streams as Server-Sent Events: `token` events ({text}), then one `citations` event (the full result without the answer text), then `done`; ' +
+          'a failure after the stream opened is one `error` event holding the error envelope. ' +
           'Below the confidence threshold the answer says Tadween does not know yet and a knowledge gap is recorded (gap_id).',
         body: AskBody,
         response: { 200: AskResult },
@@ -59,9 +60,13 @@ export function register(app: App, deps: Deps): void {
         stream.send('citations', rest);
         stream.send('done', { query_id: result.query_id });
       } catch (err) {
-        const code = err instanceof AppError ? err.code : 'INTERNAL_ERROR';
-        if (!(err instanceof AppError)) request.log.error({ err }, 'streamed answer failed');
-        stream.send('error', { code });
+        // The status line has gone out already: the error travels as an event carrying the usual envelope
+        // (a provider failure's details hold the extractive answer as fallback).
+        const known = err instanceof AppError ? err : undefined;
+        if (!known) request.log.error({ err }, 'streamed answer failed');
+        const code = known?.code ?? 'INTERNAL_ERROR';
+        const details = known?.details ?? {};
+        stream.send('error', { error: { code, message: errorMessage(code, request.lang, { ...details, ...known?.params }), details } });
       } finally {
         stream.close();
       }

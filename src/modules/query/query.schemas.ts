@@ -13,7 +13,7 @@ export const FilterProps = {
 };
 
 export const SearchQuery = Type.Object({
-  q: Type.String({ minLength: 1, maxLength: 1000, description: 'What to look for, in Arabic, English or both' }),
+  q: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', description: 'What to look for, in Arabic, English or both' }),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 10 })),
   ...FilterProps,
 });
@@ -39,7 +39,7 @@ export const SearchResult = Type.Object({
 });
 
 export const AskBody = Type.Object({
-  question: Type.String({ minLength: 1, maxLength: 2000 }),
+  question: Type.String({ minLength: 1, maxLength: 2000, pattern: '\\S', description: 'The question; at least one character that is not a space' }),
   filters: Type.Optional(Type.Object(FilterProps)),
   language: Type.Optional(Type.Union([Type.Literal('ar'), Type.Literal('en')], { description: 'Answer language; the question language by default' })),
 });

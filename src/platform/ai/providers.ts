@@ -32,7 +32,9 @@ export type ByokResolver = (orgId: string) => Promise<LlmSettings | undefined>;
 export interface GenerateOptions {
   system?: string;
   prompt: string;
+  /** Aborts the call (a client that went away, a job being stopped); the time limit applies as well. */
   signal?: AbortSignal;
+  /** A tighter time limit than the instance's LLM_TIMEOUT_MS for this call. */
   timeoutMs?: number;
   maxOutputTokens?: number;
   temperature?: number;
@@ -64,7 +66,7 @@ export class AiProviders {
   private readonly embeddingModel?: EmbeddingModel;
   private readonly transcriptionModel?: TranscriptionModel;
 
-  constructor(private readonly config: Pick<Config, 'llm' | 'embeddings' | 'transcription'>) {
+  constructor(private readonly config: Pick<Config, 'llm' | 'embeddings' | 'transcription'> & { llmTimeoutMs?: number }) {
     if (config.embeddings) {
       const p = createOpenAICompatible({
         name: 'embeddings',
@@ -94,6 +96,13 @@ export class AiProviders {
     return l ? { provider: l.provider, baseUrl: l.baseUrl, model: l.model, ...(l.apiKey ? { apiKey: l.apiKey } : {}) } : undefined;
   }
 
+  /** The caller's signal, if any, joined with the time limit of one LLM call. */
+  private deadline(opts: GenerateOptions): AbortSignal {
+    const limit = Math.min(opts.timeoutMs ?? Infinity, this.config.llmTimeoutMs ?? 60_000);
+    const timeout = AbortSignal.timeout(limit);
+    return opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  }
+
   /** Generates text with the organisation's LLM; throws UPSTREAM_ERROR on provider failure. */
   async generate(orgId: string | undefined, opts: GenerateOptions): Promise<string> {
     const settings = await this.llmFor(orgId);
@@ -104,7 +113,7 @@ export class AiProviders {
         ...(opts.system ? { system: opts.system } : {}),
         prompt: opts.prompt,
         maxRetries: 1,
-        abortSignal: opts.signal ?? AbortSignal.timeout(opts.timeoutMs ?? 60_000),
+        abortSignal: this.deadline(opts),
         ...(opts.maxOutputTokens ? { maxOutputTokens: opts.maxOutputTokens } : {}),
         temperature: opts.temperature ?? 0,
       });
@@ -119,12 +128,13 @@ export class AiProviders {
     const settings = await this.llmFor(orgId);
     if (!settings) throw new Error('no LLM configured');
     let failure: unknown;
+    const signal = this.deadline(opts);
     const result = streamText({
       model: languageModel(settings),
       ...(opts.system ? { system: opts.system } : {}),
       prompt: opts.prompt,
       maxRetries: 1,
-      abortSignal: opts.signal ?? AbortSignal.timeout(opts.timeoutMs ?? 60_000),
+      abortSignal: signal,
       temperature: opts.temperature ?? 0,
       onError: ({ error }) => {
         failure = error;
@@ -136,6 +146,8 @@ export class AiProviders {
       throw upstream(err);
     }
     if (failure) throw upstream(failure);
+    // An aborted stream just ends: a timeout must not pass for a complete (empty) answer.
+    if (signal.aborted) throw upstream(signal.reason);
   }
 
   hasEmbeddings(): boolean {
