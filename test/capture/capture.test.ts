@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiDouble } from '../doubles/openai.ts';
 import { createOrg, type TestOrg } from '../factories.ts';
@@ -54,6 +55,26 @@ describe('voice capture', () => {
     const other = await createOrg(t);
     expect((await t.app.inject({ method: 'GET', url: `/api/v1/capture/voice/jobs/${jobId}`, headers: other.owner.headers })).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/capture/voice/jobs', headers: other.owner.headers })).json().items).toEqual([]);
+  });
+
+  it('accepts mp3, m4a, webm and ogg recordings, recognised from their bytes whatever their name', async () => {
+    const org = await createOrg(t);
+    const jobs: Array<{ kind: string; id: string }> = [];
+    for (const kind of ['mp3', 'm4a', 'webm', 'ogg']) {
+      const res = await upload(t, org, fs.readFileSync(new URL(`../fixtures/audio/note.${kind}`, import.meta.url)), 'recording.bin');
+      expect(res.statusCode, kind).toBe(202);
+      jobs.push({ kind, id: res.json().job_id });
+    }
+    await t.deps.jobs.drain(20_000);
+    for (const { kind, id } of jobs) {
+      const job = (await t.app.inject({ method: 'GET', url: `/api/v1/capture/voice/jobs/${id}`, headers: org.owner.headers })).json();
+      expect(job.status, kind).toBe('succeeded');
+      const entry = (await t.app.inject({ method: 'GET', url: `/api/v1/knowledge/${job.entry_ids[0]}`, headers: org.owner.headers })).json();
+      expect(entry.source.ref).toMatch(new RegExp(`\\.${kind}#${id}$`));
+    }
+    // A photo in the same container as m4a audio is not a recording.
+    const heic = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypheic'), Buffer.alloc(64)]);
+    expect((await upload(t, org, heic, 'photo.m4a')).statusCode).toBe(415);
   });
 
   it('refuses what is not audio (415), too large a file (413) and a missing file (422)', async () => {
