@@ -2,8 +2,9 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LexicalRetriever, refreshIndexStatistics } from '../../src/modules/query/query.retrieval.ts';
 import { queryRows } from '../../src/platform/db/client.ts';
+import { ANALYZER_VERSION } from '../../src/platform/text/tokens.ts';
 import { createOrg, type TestUser } from '../factories.ts';
-import { createTestApp, settle, type TestApp } from '../harness.ts';
+import { createTestApp, freshDatabase, settle, startApp, testConfig, type TestApp } from '../harness.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -70,6 +71,44 @@ describe('index statistics', () => {
     expect(await statistics(other.id)).toEqual(otherBefore);
     expect(otherBefore.dfs.find((d) => d.term === 'boiler')).toEqual({ term: 'boiler', df: 1 });
     void b;
+  });
+});
+
+describe('analyzer upgrades', () => {
+  it('rebuild, when the next version starts, an index that an older analyzer made', async () => {
+    const { database } = await freshDatabase();
+    const config = testConfig();
+    let app = await startApp(database, config);
+    try {
+      const org = await createOrg(app);
+      const res = await app.app.inject({ method: 'POST', url: `${K}/`, headers: org.owner.headers, payload: { title: 'ترانيم', content: 'كتب لوثر ترنيمته الأشهر سنة 1529.' } });
+      expect(res.statusCode).toBe(201);
+      await settle(app);
+      const search = async () => (await app.app.inject({ method: 'GET', url: `/api/v1/query/search?q=${encodeURIComponent('متى كتبت الترنيمة؟')}`, headers: org.owner.headers })).json().items;
+      expect(await search()).toHaveLength(1);
+      // As an earlier analyzer left it: the possessive ta kept (ترنيمت), which no longer matches a query.
+      await database.db.execute(sql`UPDATE search_chunks SET terms = replace(terms, 'ترنيم ', 'ترنيمت ') WHERE org_id = ${org.id}`);
+      await database.db.execute(sql`UPDATE search_stats SET analyzer = ${ANALYZER_VERSION - 1} WHERE org_id = ${org.id}`);
+      expect(await search()).toHaveLength(0);
+      await app.close();
+
+      app = await startApp(database, config);
+      await settle(app);
+      const [stats] = await queryRows<{ analyzer: number }>(database.db, sql`SELECT analyzer FROM search_stats WHERE org_id = ${org.id}`);
+      expect(stats!.analyzer).toBe(ANALYZER_VERSION);
+      expect(await search()).toHaveLength(1);
+      const jobs = await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM jobs WHERE org_id = ${org.id} AND kind = 'search.reindex' AND status = 'succeeded'`);
+      expect(jobs[0]!.n).toBe(1);
+      // Current again: the next start queues nothing.
+      await app.close();
+      app = await startApp(database, config);
+      await settle(app);
+      const after = await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM jobs WHERE org_id = ${org.id} AND kind = 'search.reindex'`);
+      expect(after[0]!.n).toBe(1);
+    } finally {
+      await app.close();
+      await database.close();
+    }
   });
 });
 

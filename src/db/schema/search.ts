@@ -54,4 +54,6 @@ export const searchStats = pgTable('search_stats', {
   orgId: uuid('org_id').primaryKey(),
   chunks: integer('chunks').notNull().default(0),
   terms: bigint('terms', { mode: 'number' }).notNull().default(0),
+  /** The analyzer version (ANALYZER_VERSION) the organisation's passages were indexed with; another one is re-indexed at start. */
+  analyzer: integer('analyzer').notNull().default(1),
 });

@@ -4,7 +4,8 @@ import { knowledgeEntries, searchChunks } from '../../db/schema/index.ts';
 import { queryRows, type Db, type Tx } from '../../platform/db/client.ts';
 import { newId } from '../../platform/db/ids.ts';
 import { detectLanguage } from '../../platform/text/language.ts';
-import { terms } from '../../platform/text/tokens.ts';
+import { ANALYZER_VERSION, terms } from '../../platform/text/tokens.ts';
+import type { Jobs } from '../../platform/jobs/jobs.ts';
 import { splitSentences } from './answer.ts';
 import { DenseIndex } from './query.dense.ts';
 import type { EntryFilters, Retriever, SearchHit, TextTools } from './query.service.ts';
@@ -96,7 +97,8 @@ function distinctTerms(stored: string): Set<string> {
 
 /** Locks the organisation's statistics row: index writes within one organisation take turns, keeping the statistics exact. */
 async function lockStats(tx: Tx, orgId: string): Promise<void> {
-  await tx.execute(sql`INSERT INTO search_stats (org_id) VALUES (${orgId}) ON CONFLICT (org_id) DO UPDATE SET chunks = search_stats.chunks`);
+  // A new organisation's index starts empty, so it is of the current analyzer version.
+  await tx.execute(sql`INSERT INTO search_stats (org_id, analyzer) VALUES (${orgId}, ${ANALYZER_VERSION}) ON CONFLICT (org_id) DO UPDATE SET chunks = search_stats.chunks`);
 }
 
 /**
@@ -149,7 +151,8 @@ export async function indexEntries(db: Db, orgId: string, entryIds: string[]): P
 
 /**
  * Drops passages whose entry is archived or gone, then recomputes the organisation's statistics from
- * its passages; the last step of a rebuild, and the repair for any drift.
+ * its passages; the last step of a rebuild (which has re-indexed every entry with the current analyzer,
+ * so the index is marked as of that version), and the repair for any drift.
  */
 export async function refreshIndexStatistics(db: Db, orgId: string): Promise<{ chunks: number; terms: number }> {
   return db.transaction(async (t) => {
@@ -168,10 +171,29 @@ export async function refreshIndexStatistics(db: Db, orgId: string): Promise<{ c
     GROUP BY x.term`);
     const [s] = await queryRows<{ chunks: number; terms: number }>(
       tx,
-      sql`UPDATE search_stats SET (chunks, terms) = (SELECT count(*), coalesce(sum(term_count), 0) FROM search_chunks WHERE org_id = ${orgId})
+      sql`UPDATE search_stats SET (chunks, terms) = (SELECT count(*), coalesce(sum(term_count), 0) FROM search_chunks WHERE org_id = ${orgId}), analyzer = ${ANALYZER_VERSION}
            WHERE org_id = ${orgId} RETURNING chunks, terms::float8 AS terms`,
     );
     return { chunks: s?.chunks ?? 0, terms: s?.terms ?? 0 };
+  });
+}
+
+/**
+ * Queues a rebuild for every organisation whose index was made by another analyzer version and has none
+ * queued or running; returns how many. Nodes starting together take turns, so each organisation gets one.
+ */
+export async function reindexStaleOrganisations(db: Db, jobs: Jobs): Promise<number> {
+  return db.transaction(async (t) => {
+    const tx = t as unknown as Tx;
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('tadween.search-analyzer'))`);
+    const stale = await queryRows<{ org_id: string }>(
+      tx,
+      sql`SELECT s.org_id FROM search_stats s
+           WHERE s.analyzer <> ${ANALYZER_VERSION}
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = s.org_id AND j.kind = 'search.reindex' AND j.status IN ('queued', 'running'))`,
+    );
+    for (const { org_id } of stale) await jobs.enqueue(tx, { kind: 'search.reindex', orgId: org_id, payload: { orgId: org_id } });
+    return stale.length;
   });
 }
 
@@ -530,6 +552,11 @@ export function createRetrieval(deps: Deps): { retriever: Retriever; text: TextT
       const { chunks } = await refreshIndexStatistics(db, payload.orgId);
       return { entries: done, chunks };
     },
+  });
+  // An upgrade that changed the analyzer re-indexes what the previous version indexed.
+  deps.jobs.afterStart('search.analyzer-upgrade', async () => {
+    const n = await reindexStaleOrganisations(db, deps.jobs);
+    if (n > 0) deps.log.info({ organisations: n, analyzer: ANALYZER_VERSION }, 'search index made by an older analyzer: rebuild queued');
   });
   return { retriever: new LexicalRetriever(db, dense), text: { terms, detectLanguage } };
 }

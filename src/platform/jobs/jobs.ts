@@ -86,6 +86,7 @@ export class Jobs {
   private started = false;
   private working = false;
   private readonly inflight = new Set<AbortController>();
+  private readonly afterStartTasks: Array<{ name: string; run: () => Promise<void> }> = [];
 
   constructor(
     private readonly database: Database,
@@ -98,6 +99,14 @@ export class Jobs {
     if (this.started) throw new Error(`job kind ${def.kind} defined after start`);
     if (this.defs.has(def.kind)) throw new Error(`job kind ${def.kind} defined twice`);
     this.defs.set(def.kind, def as JobDefinition<unknown>);
+  }
+
+  /**
+   * Work for every process once the queue is up, API node or worker (such as enqueueing maintenance
+   * jobs). A failing task is logged and does not stop the process.
+   */
+  afterStart(name: string, run: () => Promise<void>): void {
+    this.afterStartTasks.push({ name, run });
   }
 
   /** Whether a kind has been defined. */
@@ -137,6 +146,9 @@ export class Jobs {
     }
     this.started = true;
     if (work) await this.startWorkers();
+    for (const task of this.afterStartTasks) {
+      await task.run().catch((err: unknown) => this.log.error({ err, task: task.name }, 'start-up task failed'));
+    }
   }
 
   private async startWorkers(): Promise<void> {

@@ -16,4 +16,23 @@ describe('terms', () => {
   it('folds full-width Latin and ligatures as well', () => {
     expect(terms('ｐｕｍｐ ﬁlter')).toEqual(terms('pump filter'));
   });
+
+  it('stems Arabic so that a word matches its forms with the article, pronouns, duals and plurals', () => {
+    // A bare ف begins the word (فحص), not a conjunction to strip; و before it is.
+    expect(terms('فحص')).toEqual(terms('الفحص'));
+    expect(terms('وفحص')).toEqual(terms('الفحص'));
+    expect(terms('فريق')).toEqual(terms('الفريق'));
+    // The ta marbuta shows as ت before a pronoun; a dual ends like its singular.
+    expect(terms('ترنيمته')).toEqual(terms('الترنيمة'));
+    expect(terms('النقطتين')).toEqual(terms('نقطة'));
+    // Two layers of suffix: plural and pronoun.
+    expect(terms('مضخاتها')).toEqual(terms('المضخات'));
+    // Short words keep their letters.
+    expect(terms('بيته')).toEqual(terms('بيت'));
+  });
+
+  it('drops particles and demonstratives with their attached prepositions', () => {
+    expect(terms('من هو المترجم لهذه الترنيمة')).toEqual(terms('المترجم الترنيمة'));
+    expect(terms('ما الاسم الذي تعرف به')).toEqual(terms('الاسم تعرف'));
+  });
 });

@@ -5,8 +5,21 @@ const STOP_WORDS = (
 
     'a an and are as at be but by for from has have in is it its of on or that the this to was were will with what which who whom whose when where why how ' +
     'do does did not no yes can could should would may might must than then there their they them these those i you he she we our your his her ' +
-    'في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين هو هي هم ما ماذا متى أين اين كيف لماذا هل لم لن قد كان كانت يكون أن ان إن او أو ثم كل بعض غير بين عند حتى'
+    'في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين هو هي هم ما ماذا متى أين اين كيف لماذا هل لم لن قد كان كانت يكون أن ان إن او أو ثم كل بعض غير بين عند حتى ' +
+    // Demonstratives, prepositions and particles with their attached forms, which the stemmer would
+    // otherwise leave as rare-looking terms (لهذه → لهذ).
+    'لهذا لهذه بهذا بهذه وهذا وهذه فهذا هذان هاتان هؤلاء لذلك بذلك وذلك كذلك به بها بهم له لها لهم لهما فيه فيها فيهم ' +
+    'منه منها منهم عليه عليها عليهم إليه إليها عنه عنها وهو وهي فهو فهي وهم تم يتم لا ولا أي أية كم إذا إذ لو لولا إلا ' +
+    'عندما حيث بينما أيضا لكن ولكن لكنه بل أما إما أنه أنها إنه إنها لأن كما لما وقد لقد كانوا وكان وكانت اللذان اللتان ' +
+    'اللذين اللتين اللواتي اللاتي التى الذى سوف ليس ليست مثل'
   ).split(/\s+/);
+
+/**
+ * Version of what `terms` makes of a text. Stored terms are only comparable with a query's when both
+ * came from the same version: bump it with any change to folding, stemming or stop words, and every
+ * organisation indexed under an older one is re-indexed when the new version starts.
+ */
+export const ANALYZER_VERSION = 2;
 
 /** Folds Arabic spelling variants, compatibility forms and digits so that equivalent words compare equal. */
 export function foldArabic(s: string): string {
@@ -20,6 +33,11 @@ export function foldArabic(s: string): string {
     .replace(/[ؤئ]/gu, 'ء')
     .replace(ARABIC_DIGITS, (d) => String((d.codePointAt(0)! - (d >= '\u06F0' ? 0x06f0 : 0x0660)) % 10));
 }
+
+/** Arabic suffixes the light stemmer removes, longest first where one ends another. */
+const SUFFIXES = ['تين', 'تان', 'هما', 'ات', 'ون', 'ين', 'ان', 'ها', 'هم', 'هن', 'كم', 'نا', 'يه', 'ه', 'ي'];
+/** Attached pronouns among them (after folding, ة reads as ه). */
+const PRONOUNS = new Set(['هما', 'ها', 'هم', 'هن', 'كم', 'نا', 'ه']);
 
 /** A light stemmer: Arabic article and common prefixes/suffixes, English plural and -ing/-ed. */
 export function lightStem(word: string): string {
@@ -35,12 +53,20 @@ export function lightStem(word: string): string {
         break;
       }
     }
-    if (!stripped && w.length > 3 && (w.startsWith('و') || w.startsWith('ف'))) w = w.slice(1);
-    for (const s of ['ات', 'ون', 'ين', 'ان', 'ها', 'هم', 'يه', 'ه', 'ي']) {
-      if (w.endsWith(s) && w.length - s.length >= 3) {
-        w = w.slice(0, -s.length);
-        break;
+    // A bare و is mostly the conjunction; a bare ف mostly begins the word (فحص، فريق، فرع), so only و goes.
+    if (!stripped && w.length > 3 && w.startsWith('و')) w = w.slice(1);
+    // Suffixes, at most two layers (مضخاتها → مضخات → مضخ). A noun's ta marbuta shows as ت before a
+    // pronoun (ترنيمته), so that ت goes with the pronoun; duals (نقطتين) end like the singular (نقطة).
+    for (let round = 0; round < 2; round++) {
+      const before = w;
+      for (const s of SUFFIXES) {
+        if (w.endsWith(s) && w.length - s.length >= 3) {
+          w = w.slice(0, -s.length);
+          if (PRONOUNS.has(s) && w.endsWith('ت') && !w.endsWith('ات') && w.length >= 4) w = w.slice(0, -1);
+          break;
+        }
       }
+      if (w === before) break;
     }
     return w;
   }

@@ -1,0 +1,1 @@
+ALTER TABLE "search_stats" ADD COLUMN "analyzer" integer DEFAULT 1 NOT NULL;
