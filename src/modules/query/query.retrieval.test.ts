@@ -58,7 +58,7 @@ describe('PassageScorer', () => {
 });
 
 describe('candidatePlan', () => {
-  const limits = { ...CANDIDATE_LIMITS, rarePostings: 100, pairTerms: 3, pairMaxShare: 0.5 };
+  const limits = { ...CANDIDATE_LIMITS, rarePostings: 100, pairTerms: 3, pairMaxShare: 0.5, pairRows: 1000, minPairs: 1 };
 
   it('ORs every term when the index is small', () => {
     const plan = candidatePlan([{ term: 'a', df: 3 }, { term: 'b', df: 5 }], 1000, limits);
@@ -80,6 +80,20 @@ describe('candidatePlan', () => {
     // rare + mid fit in 100 postings (95); common, often and everywhere remain; everywhere is in 90% of passages.
     expect(plan.tsquery).toBe("'rare' | 'mid' | ('often' & 'common')");
     expect(plan.rest).toEqual(['often', 'common', 'everywhere']);
+  });
+
+  it('takes the pairs expected to select fewest rows first, within the row budget but never fewer than the minimum', () => {
+    const dfs = [
+      { term: 'a', df: 200 },
+      { term: 'b', df: 300 },
+      { term: 'c', df: 400 },
+      { term: 'd', df: 450 },
+    ];
+    const plan = (pairRows: number, minPairs: number) => candidatePlan(dfs, 1000, { ...limits, rarePostings: 0, pairTerms: 4, pairRows, minPairs }).tsquery;
+    // Expected rows: ab 60, ac 80, ad 90, bc 120, bd 135, cd 180.
+    expect(plan(150, 1)).toBe("('a' & 'b') | ('a' & 'c')");
+    expect(plan(0, 3)).toBe("('a' & 'b') | ('a' & 'c') | ('a' & 'd')");
+    expect(plan(10_000, 1).split(' | ')).toHaveLength(6);
   });
 
   it('falls back to the rarest term when only one common term is left', () => {
