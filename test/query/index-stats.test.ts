@@ -114,7 +114,7 @@ describe('analyzer upgrades', () => {
 
 describe('candidate selection at scale', () => {
   // Tiny limits stand in for a large knowledge base: the same paths run as at 100,000 passages.
-  const tiny = { rarePostings: 2, pairTerms: 3, pairMaxShare: 1, maxRows: 100, widenRows: 50 };
+  const tiny = { rarePostings: 2, pairTerms: 3, pairMaxShare: 1, pairRows: 1000, minPairs: 3, maxRows: 100, widenRows: 50 };
 
   it('finds a passage that holds two common question terms, and ranks it as a full scan would', async () => {
     const org = await createOrg(t);
