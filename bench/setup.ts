@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { organizations, users } from '../src/db/schema/index.ts';
@@ -16,12 +17,35 @@ export function benchArg(name: string, def: number): number {
 }
 
 /**
- * A migrated database (embedded in a temporary directory, or DATABASE_URL) with the app built over it,
- * and a function that creates an enterprise organisation with an owner and returns its bearer headers.
+ * A new database on the PostgreSQL server DATABASE_URL names, so that every benchmark starts empty (and
+ * with its own secrets) as an embedded one does; dropped again by `drop`.
+ */
+async function serverDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tadween_bench_${randomBytes(6).toString('hex')}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/**
+ * A migrated database (embedded in a temporary directory, or a new database on the DATABASE_URL server)
+ * with the app built over it, and a function that creates an enterprise organisation with an owner and
+ * returns its bearer headers.
  */
 export async function openBench(env: Record<string, string> = {}, opts: { jobs?: boolean } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tadween-bench-'));
-  const database = process.env.DATABASE_URL ? openServer(process.env.DATABASE_URL) : await openEmbedded(path.join(dataDir, 'pgdata'));
+  const server = process.env.DATABASE_URL ? await serverDatabase(process.env.DATABASE_URL) : undefined;
+  const database = server ? openServer(server.url) : await openEmbedded(path.join(dataDir, 'pgdata'));
   await database.migrate();
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENCRYPTION_KEY: randomBytes(32).toString('base64'), ...env });
   const { app, deps } = await buildApp(config, database, { logger: createLogger('silent'), jobsPollingSeconds: 0.5 });
@@ -46,6 +70,7 @@ export async function openBench(env: Record<string, string> = {}, opts: { jobs?:
     await deps.outbox.stop();
     await deps.jobs.stop();
     await database.close();
+    await server?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
   return { app, deps, database, db: database.db, tier, createOrg, close };
