@@ -27,6 +27,11 @@ describe('terms', () => {
     expect(terms('النقطتين')).toEqual(terms('نقطة'));
     // Two layers of suffix: plural and pronoun.
     expect(terms('مضخاتها')).toEqual(terms('المضخات'));
+    // A joined preposition goes, and a word beginning with one of its letters reads the same with or without the article.
+    expect(terms('لمسافات')).toEqual(terms('المسافات'));
+    expect(terms('بتقديم')).toEqual(terms('التقديم'));
+    expect(terms('برلمان')).toEqual(terms('البرلمان'));
+    expect(terms('بناء')).toEqual(terms('البناء'));
     // Short words keep their letters.
     expect(terms('بيته')).toEqual(terms('بيت'));
   });

@@ -11,7 +11,7 @@ const STOP_WORDS = (
     'لهذا لهذه بهذا بهذه وهذا وهذه فهذا هذان هاتان هؤلاء لذلك بذلك وذلك كذلك به بها بهم له لها لهم لهما فيه فيها فيهم ' +
     'منه منها منهم عليه عليها عليهم إليه إليها عنه عنها وهو وهي فهو فهي وهم تم يتم لا ولا أي أية كم إذا إذ لو لولا إلا ' +
     'عندما حيث بينما أيضا لكن ولكن لكنه بل أما إما أنه أنها إنه إنها لأن كما لما وقد لقد كانوا وكان وكانت اللذان اللتان ' +
-    'اللذين اللتين اللواتي اللاتي التى الذى سوف ليس ليست مثل'
+    'اللذين اللتين اللواتي اللاتي التى الذى سوف ليس ليست مثل هما يمكن يمكنه يمكنها تتم قام قامت'
   ).split(/\s+/);
 
 /**
@@ -55,6 +55,10 @@ export function lightStem(word: string): string {
     }
     // A bare و is mostly the conjunction; a bare ف mostly begins the word (فحص، فريق، فرع), so only و goes.
     if (!stripped && w.length > 3 && w.startsWith('و')) w = w.slice(1);
+    // A preposition joined to the word (لمسافات، بتقديم). Taken from every word of five letters or more,
+    // with or without the article, so that a word whose own first letter is ب، ل or ك (برلمان) still reads
+    // the same in all its forms; shorter words keep theirs (بناء، لوثر).
+    if (w.length >= 5 && /^[بلك]/u.test(w)) w = w.slice(1);
     // Suffixes, at most two layers (مضخاتها → مضخات → مضخ). A noun's ta marbuta shows as ت before a
     // pronoun (ترنيمته), so that ت goes with the pronoun; duals (نقطتين) end like the singular (نقطة).
     for (let round = 0; round < 2; round++) {
