@@ -1,5 +1,5 @@
 // Lint rules that catch real defects: promises nobody awaits, switches that miss a case,
-// `any` leaking through exported signatures.
+// `any` leaking through exported signatures, imports and variables left behind by a change.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -15,6 +15,7 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
     },
   },
 );

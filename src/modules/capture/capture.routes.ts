@@ -8,8 +8,6 @@ import { Paginated, PaginationQuery, pageRequest, pageOf } from '../../platform/
 import { PermanentJobError, type JobRow } from '../../platform/jobs/jobs.ts';
 import { Entry } from '../knowledge/knowledge.routes.ts';
 import { KnowledgeService } from '../knowledge/knowledge.service.ts';
-import { and, eq, sql } from 'drizzle-orm';
-import { knowledgeEntries } from '../../db/schema/index.ts';
 import { BlobNotFoundError, blobKey, createBlobStore, type BlobStore } from '../../platform/blobs/blobs.ts';
 import { createOnce } from './capture.entries.ts';
 import { structureText, titleFor } from './structure.ts';

@@ -1,7 +1,7 @@
 import { and, count, desc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { App, Deps } from '../../app.ts';
-import { departments, interviewAnswers, interviewSessions, interviewTemplates, knowledgeEntries, locations, shiftLogs, users, type HandoverItem } from '../../db/schema/index.ts';
+import { departments, interviewAnswers, interviewSessions, interviewTemplates, locations, shiftLogs, users, type HandoverItem } from '../../db/schema/index.ts';
 import { actorOf, type Actor } from '../../platform/auth/guard.ts';
 import type { Db, Tx } from '../../platform/db/client.ts';
 import { newId } from '../../platform/db/ids.ts';
