@@ -142,7 +142,8 @@ for (const lang of ['en', 'ar'] as const) {
     const with_ = retrievalMetrics(ranks);
     const without = retrievalMetrics(baseRanks);
     console.log(
-      `${line(`${lang}→${lang} + ${DISTRACTORS} distractors`, ranks, ms)}  change vs no distractors: R@1 ${(with_.r1 - without.r1).toFixed(3)}, MRR@10 ${(with_.mrr10 - without.mrr10).toFixed(3)}`,
+      `${line(`${lang}→${lang} + ${DISTRACTORS} distractors`, ranks, ms)}  change vs no distractors: R@1 ${(with_.r1 - without.r1).toFixed(3)}, ` +
+        `R@5 ${(with_.r5 - without.r5).toFixed(3)}, R@10 ${(with_.r10 - without.r10).toFixed(3)}, MRR@10 ${(with_.mrr10 - without.mrr10).toFixed(3)}`,
     );
   }
 }

@@ -122,6 +122,18 @@ describe('document capture', () => {
     // A zip that names a Word part but is cut short: recognised as DOCX, unreadable as one.
     const brokenDocx = await uploadAndWait(org, Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.from('word/document.xml'), Buffer.alloc(200, 7)]), 'broken.docx');
     expect(brokenDocx.job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'DOCUMENT_UNREADABLE' } });
+    // Readable but with no text: a scanned (image-only) PDF, a page of scripts, a CSV with only its header.
+    const blank = await PDFDocument.create();
+    blank.addPage();
+    blank.addPage();
+    for (const [file, name] of [
+      [Buffer.from(await blank.save()), 'scan.pdf'],
+      [Buffer.from('<!doctype html><html><head><title>x</title></head><body><script>track()</script></body></html>'), 'empty.html'],
+      [Buffer.from('title,content\n'), 'empty.csv'],
+    ] as const) {
+      const empty = await uploadAndWait(org, file, name);
+      expect(empty.job, name).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'DOCUMENT_EMPTY' }, entry_ids: [] });
+    }
   });
 
   it('is Starter+, and jobs of another organisation are 404', async () => {

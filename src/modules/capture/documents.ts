@@ -66,8 +66,16 @@ export function splitSections(text: string, fallbackTitle: string): Section[] {
   return out;
 }
 
-/** Parses a document into sections (or one section), with established parsers for each format. */
+const EMPTY = () => new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
+
+/** Parses a document into sections (or one section), with established parsers for each format; no text at all fails. */
 export async function parseDocument(bytes: Uint8Array, kind: DocumentKind, name: string, split: 'sections' | 'document', csvMapping?: { title?: string; content?: string }): Promise<Section[]> {
+  const sections = await parse(bytes, kind, name, split, csvMapping);
+  if (sections.length === 0) throw EMPTY();
+  return sections;
+}
+
+async function parse(bytes: Uint8Array, kind: DocumentKind, name: string, split: 'sections' | 'document', csvMapping?: { title?: string; content?: string }): Promise<Section[]> {
   const base = name.replace(/\.[^.]+$/, '') || 'Document';
   let text: string;
   try {
@@ -78,9 +86,7 @@ export async function parseDocument(bytes: Uint8Array, kind: DocumentKind, name:
         const texts = (pages as string[]).map((p) => p.trim());
         // PDF text carries no headings: "sections" means one entry per page that has text.
         if (split === 'sections' && texts.length > 1) {
-          const out = texts.map((content, i) => ({ title: `${base} — ${i + 1}`.slice(0, 300), content })).filter((x) => x.content.length > 0);
-          if (out.length === 0) throw new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
-          return out;
+          return texts.map((content, i) => ({ title: `${base} — ${i + 1}`.slice(0, 300), content })).filter((x) => x.content.length > 0);
         }
         text = texts.join('\n\n');
         break;
@@ -129,6 +135,6 @@ export async function parseDocument(bytes: Uint8Array, kind: DocumentKind, name:
     throw new PermanentJobError('DOCUMENT_UNREADABLE', `The ${kind} file could not be read: it is corrupt or not a valid ${kind}.`);
   }
   const clean = text.trim();
-  if (!clean) throw new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
+  if (!clean) return [];
   return split === 'document' ? [{ title: base.slice(0, 300), content: clean }] : splitSections(clean, base.slice(0, 300));
 }
