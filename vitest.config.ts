@@ -10,6 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
     pool: 'forks',
+    isolate: false,
     projects: backends.map((backend) => ({
       extends: true,
       test: {
