@@ -67,11 +67,6 @@ export function chunkText(content: string): Chunk[] {
   return chunks;
 }
 
-/** Replaces the indexed passages of an entry (or removes them when it is archived or gone). */
-export async function indexEntry(db: Db, orgId: string, entryId: string): Promise<number> {
-  return indexEntries(db, orgId, [entryId]);
-}
-
 /** Separates the segments of a passage's stored terms; the text search parser reads it as a blank. */
 const SEGMENT = '.';
 const SEGMENT_GAP = ` ${SEGMENT} `;
@@ -541,11 +536,16 @@ export function snippetOf(content: string, qSet: Set<string>): { snippet: string
 export function createRetrieval(deps: Deps): { retriever: Retriever; text: TextTools } {
   const db = deps.database.db;
   const dense = new DenseIndex(db, deps.ai, deps.config.embeddings?.model);
-  // Keep the index in step with every committed change, in order per entry; vectors follow when configured.
-  deps.outbox.subscribe('search-index', ['knowledge.created', 'knowledge.updated', 'knowledge.deleted'], async (event, { signal }) => {
-    if (!event.orgId) return;
-    await indexEntry(db, event.orgId, event.aggregateId);
-    await dense.indexEntry(event.orgId, event.aggregateId, signal);
+  // Keep the index in step with every committed change; vectors follow when configured. The indexer reads
+  // each entry as it is now, so the events of a dispatch pass are taken together: one transaction per
+  // organisation for a whole burst of changes (an import, a CSV of thousands of rows), whatever their order.
+  deps.outbox.subscribeBatch('search-index', ['knowledge.created', 'knowledge.updated', 'knowledge.deleted'], async (events, { signal }) => {
+    const byOrg = new Map<string, Set<string>>();
+    for (const e of events) if (e.orgId) byOrg.set(e.orgId, (byOrg.get(e.orgId) ?? new Set()).add(e.aggregateId));
+    for (const [orgId, ids] of byOrg) {
+      await indexEntries(db, orgId, [...ids]);
+      for (const id of ids) await dense.indexEntry(orgId, id, signal);
+    }
   });
   deps.jobs.define<{ orgId: string }>({
     kind: 'search.reindex',

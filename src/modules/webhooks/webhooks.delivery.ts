@@ -55,7 +55,10 @@ export class WebhookDelivery {
       batchSize: 20,
       handler: ({ payload, signal }) => this.attempt(payload.attemptId, signal),
     });
-    outbox.subscribe('webhooks', [...WEBHOOK_EVENTS], (event) => this.fanOut(event));
+    // Deliveries are idempotent per event and endpoint and carry no order between them, so events are taken a pass at a time.
+    outbox.subscribeBatch('webhooks', [...WEBHOOK_EVENTS], async (events) => {
+      for (const event of events) await this.fanOut(event);
+    });
   }
 
   /** Creates one delivery per enabled endpoint of the event's organisation subscribed to its type. */

@@ -21,6 +21,15 @@ interface Consumer {
   handle(event: OutboxEvent, ctx: { signal: AbortSignal }): Promise<void>;
 }
 
+/** A consumer that takes the events of a dispatch pass together (see subscribeBatch). */
+interface BatchConsumer {
+  name: string;
+  types: Set<string> | '*';
+  handle(events: OutboxEvent[], ctx: { signal: AbortSignal }): Promise<void>;
+}
+
+const wants = (c: { types: Set<string> | '*' }, type: string) => c.types === '*' || c.types.has(type);
+
 /**
  * Transactional outbox. `publish` writes an event in the caller's transaction; the dispatcher hands
  * committed events to each subscribed consumer as an ordered job (one order per aggregate), at least
@@ -28,6 +37,7 @@ interface Consumer {
  */
 export class Outbox {
   private readonly consumers = new Map<string, Consumer>();
+  private readonly batchConsumers = new Map<string, BatchConsumer>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = true;
@@ -42,7 +52,7 @@ export class Outbox {
 
   /** Registers a consumer of event types ('*' for all); it runs as the job kind `outbox.<name>`. */
   subscribe(name: string, types: string[] | '*', handle: Consumer['handle']): void {
-    if (this.consumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
+    if (this.consumers.has(name) || this.batchConsumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
     const consumer: Consumer = { name, types: types === '*' ? '*' : new Set(types), handle };
     this.consumers.set(name, consumer);
     this.jobs.define<{ eventId: string }>({
@@ -55,6 +65,29 @@ export class Outbox {
         if (!event) return { skipped: 'event no longer exists' };
         await consumer.handle(event, { signal });
         return { event_id: event.eventId, type: event.type };
+      },
+    });
+  }
+
+  /**
+   * Registers a consumer that receives the events of each dispatch pass together, in commit order, as one
+   * job (`outbox.<name>`, up to 200 events). For consumers that act on the current state of what an event
+   * names, or are idempotent per event, rather than on the order of events: a burst of changes (an import,
+   * a document of thousands of rows) costs one job and one transaction per pass instead of one per event.
+   * Jobs of successive passes may run side by side; a failed one is retried whole.
+   */
+  subscribeBatch(name: string, types: string[] | '*', handle: BatchConsumer['handle']): void {
+    if (this.consumers.has(name) || this.batchConsumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
+    const consumer: BatchConsumer = { name, types: types === '*' ? '*' : new Set(types), handle };
+    this.batchConsumers.set(name, consumer);
+    this.jobs.define<{ eventIds: string[] }>({
+      kind: `outbox.${name}`,
+      retryLimit: 8,
+      retryDelaySeconds: 2,
+      handler: async ({ payload, db, signal }) => {
+        const events = await db.select().from(outboxEvents).where(inArray(outboxEvents.eventId, payload.eventIds)).orderBy(asc(outboxEvents.id));
+        if (events.length > 0) await consumer.handle(events, { signal });
+        return { events: events.length };
       },
     });
   }
@@ -118,9 +151,13 @@ export class Outbox {
       if (!lock?.ok) return 0;
       const events = await tx.select().from(outboxEvents).where(isNull(outboxEvents.dispatchedAt)).orderBy(asc(outboxEvents.id)).limit(limit);
       if (events.length === 0) return 0;
+      for (const c of this.batchConsumers.values()) {
+        const eventIds = events.filter((e) => wants(c, e.type)).map((e) => e.eventId);
+        if (eventIds.length > 0) await this.jobs.enqueue(tx, { kind: `outbox.${c.name}`, orgId: null, payload: { eventIds } });
+      }
       for (const event of events) {
         for (const c of this.consumers.values()) {
-          if (c.types !== '*' && !c.types.has(event.type)) continue;
+          if (!wants(c, event.type)) continue;
           await this.jobs.enqueue(tx, {
             kind: `outbox.${c.name}`,
             orgId: event.orgId,
