@@ -8,6 +8,9 @@ import { createTestApp, type TestApp } from '../harness.ts';
 let t: TestApp;
 const seen: Array<{ aggregate: string; type: string; n: number }> = [];
 const failedOnce = new Set<string>();
+/** What the batch consumer was handed, one array per job (events of one pass), and whether a pass failed once. */
+const batches: Array<Array<{ type: string; n: number }>> = [];
+let batchFailed = false;
 
 beforeAll(async () => {
   t = await createTestApp({}, {
@@ -20,6 +23,14 @@ beforeAll(async () => {
           throw new Error('consumer hiccup');
         }
         seen.push({ aggregate: event.aggregateId, type: event.type, n });
+      });
+      deps.outbox.subscribeBatch('test-batch', ['batch.item', 'batch.poison'], async (events) => {
+        // A pass holding the poison event fails once, and is then handed over again whole.
+        if (events.some((e) => e.type === 'batch.poison') && !batchFailed) {
+          batchFailed = true;
+          throw new Error('batch hiccup');
+        }
+        batches.push(events.map((e) => ({ type: e.type, n: (e.payload as { n: number }).n })));
       });
     },
   });
@@ -81,5 +92,27 @@ describe('transactional outbox', () => {
     for (const a of aggs) expect(seen.filter((s) => s.aggregate === a).map((s) => s.n)).toEqual([1, 2, 3]);
     const rows = await t.deps.database.db.select().from(outboxEvents).where(eq(outboxEvents.aggregateId, aggs[0]!));
     expect(rows.every((r) => r.dispatchedAt !== null)).toBe(true);
+  });
+
+  it('hands a batch consumer the events of a pass together, in commit order and only the types it takes, retrying a failed pass whole', async () => {
+    const agg = newId();
+    await t.deps.outbox.stop();
+    try {
+      for (let n = 1; n <= 5; n++) await t.deps.database.db.transaction((tx) => publish(tx as unknown as Tx, agg, n === 3 ? 'thing.other' : 'batch.item', n));
+      await t.deps.database.db.transaction((tx) => publish(tx as unknown as Tx, agg, 'batch.poison', 6));
+      // One pass: the six committed events, of which five are the batch consumer's.
+      expect(await t.deps.outbox.dispatchAll()).toBe(6);
+    } finally {
+      t.deps.outbox.start();
+    }
+    await until(() => batches.length === 1, 30_000);
+    expect(batchFailed).toBe(true);
+    expect(batches[0]).toEqual([
+      { type: 'batch.item', n: 1 },
+      { type: 'batch.item', n: 2 },
+      { type: 'batch.item', n: 4 },
+      { type: 'batch.item', n: 5 },
+      { type: 'batch.poison', n: 6 },
+    ]);
   });
 });
