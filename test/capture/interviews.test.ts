@@ -63,6 +63,27 @@ describe('interviews', () => {
     expect((await t.app.inject({ method: 'GET', url: `${P}/templates`, headers: h })).json().items).toHaveLength(0);
   });
 
+  it('lets managers edit a template; sessions already started keep their questions', async () => {
+    const org = await createOrg(t, { plan: 'growth' });
+    const h = org.owner.headers;
+    const member = await addUser(t, org);
+    const body = { name: 'Handover', language: 'ar', questions: [{ id: 'q1', text: 'What is pending?', text_ar: 'ما المعلّق؟', required: true }] };
+    const tpl = (await t.app.inject({ method: 'POST', url: `${P}/templates`, headers: h, payload: body })).json();
+    const before = (await t.app.inject({ method: 'POST', url: `${P}/sessions`, headers: h, payload: { template_id: tpl.id } })).json();
+    const edited = { ...body, name: 'Shift handover', questions: [...body.questions, { id: 'q2', text: 'Any risks?', required: false }] };
+    expect((await t.app.inject({ method: 'PUT', url: `${P}/templates/${tpl.id}`, headers: member.headers, payload: edited })).statusCode).toBe(403);
+    const dup = await t.app.inject({ method: 'PUT', url: `${P}/templates/${tpl.id}`, headers: h, payload: { ...body, questions: [body.questions[0], body.questions[0]] } });
+    expect(dup.statusCode).toBe(422);
+    expect(dup.json().error.details.fields[0]).toMatchObject({ field: 'questions' });
+    const res = await t.app.inject({ method: 'PUT', url: `${P}/templates/${tpl.id}`, headers: h, payload: edited });
+    expect(res.json()).toMatchObject({ name: 'Shift handover', questions: edited.questions });
+    expect((await t.app.inject({ method: 'GET', url: `${P}/sessions/${before.id}`, headers: h })).json().questions).toEqual(body.questions);
+    const after = (await t.app.inject({ method: 'POST', url: `${P}/sessions`, headers: h, payload: { template_id: tpl.id } })).json();
+    expect(after.questions).toEqual(edited.questions);
+    const other = await createOrg(t, { plan: 'growth' });
+    expect((await t.app.inject({ method: 'PUT', url: `${P}/templates/${tpl.id}`, headers: other.owner.headers, payload: edited })).statusCode).toBe(404);
+  });
+
   it('is Growth+, and templates, sessions and shift logs of another organisation are 404', async () => {
     const starter = await createOrg(t, { plan: 'starter' });
     expect((await t.app.inject({ method: 'GET', url: `${P}/templates`, headers: starter.owner.headers })).json().error.code).toBe('PLAN_UPGRADE_REQUIRED');

@@ -100,6 +100,11 @@ async function assertInOrg(db: Db, orgId: string, refs: { department_id?: string
 }
 
 /** Structured interviews and shift logs under /api/v1/capture/interviews; both become entries through jobs. */
+/** Answers name their question by id, so a template's ids must be unique. */
+function uniqueQuestionIds(questions: ReadonlyArray<{ id: string }>): void {
+  if (new Set(questions.map((q) => q.id)).size !== questions.length) throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'questions', reason: 'question ids must be unique' }] });
+}
+
 export function register(app: App, deps: Deps): void {
   const db = deps.database.db;
   const knowledge = new KnowledgeService(db, deps.outbox);
@@ -236,7 +241,7 @@ export function register(app: App, deps: Deps): void {
   app.post(`${P}/templates`, { config: { auth: { ...growth, minRole: 'manager' }, idempotent: true }, schema: { tags: TAGS, summary: 'Create a template', body: TemplateBody, response: { 201: Template } } }, async (request, reply) => {
     const actor = actorOf(request);
     const b = request.body;
-    if (new Set(b.questions.map((q) => q.id)).size !== b.questions.length) throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'questions', reason: 'question ids must be unique' }] });
+    uniqueQuestionIds(b.questions);
     await assertInOrg(db, actor.orgId, { department_id: b.department_id });
     const [row] = await db
       .insert(interviewTemplates)
@@ -251,7 +256,9 @@ export function register(app: App, deps: Deps): void {
     const actor = actorOf(request);
     await template(actor.orgId, request.params.id);
     const b = request.body;
+    uniqueQuestionIds(b.questions);
     await assertInOrg(db, actor.orgId, { department_id: b.department_id });
+    // Sessions already started keep the questions they were started with.
     const [row] = await db
       .update(interviewTemplates)
       .set({ name: b.name, description: b.description ?? null, language: b.language, departmentId: b.department_id ?? null, questions: b.questions, updatedAt: new Date() })
