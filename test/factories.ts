@@ -58,3 +58,10 @@ export async function addUser(
   const { token } = await t.deps.tokens.signAccess({ sub: id, role, email, org_id: org.id, org_plan: org.plan, is_org_owner: opts.isOrgOwner ?? false });
   return { id, orgId: org.id, email, role, token, headers: { authorization: `Bearer ${token}` } };
 }
+
+/** Creates a knowledge entry through the API as `user`; anything but 201 fails the test with the response. */
+export async function createEntry(t: TestApp, user: TestUser, title: string, content: string, extra: Record<string, unknown> = {}): Promise<{ id: string; version: number }> {
+  const res = await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: user.headers, payload: { title, content, ...extra } });
+  if (res.statusCode !== 201) throw new Error(`creating entry "${title}" answered ${res.statusCode}: ${res.body}`);
+  return res.json() as { id: string; version: number };
+}

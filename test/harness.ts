@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp, type App, type Deps } from '../src/app.ts';
 import { loadConfig, type Config } from '../src/config.ts';
 import { openEmbedded, openServer, type Database } from '../src/platform/db/client.ts';
@@ -93,6 +93,21 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { co
       await database.close();
     },
   };
+}
+
+/**
+ * The test app of a whole test file: built on a fresh database before the file's first test and closed
+ * after its last. Its fields are filled in by the time the tests run.
+ */
+export function useTestApp(env: Record<string, string> = {}, opts: { configure?(deps: Deps, app: App): void } = {}): TestApp {
+  const t = {} as TestApp;
+  beforeAll(async () => {
+    Object.assign(t, await createTestApp(env, opts));
+  });
+  afterAll(async () => {
+    await t.close?.();
+  });
+  return t;
 }
 
 /** Waits until committed events are dispatched and every job they caused has finished. */

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrg, type TestOrg } from '../factories.ts';
-import { createTestApp, type TestApp, settle } from '../harness.ts';
+import { settle, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 async function key(org: TestOrg, scopes: string[]): Promise<{ authorization: string }> {
   const res = await t.app.inject({ method: 'POST', url: '/api/v1/api-keys', headers: org.owner.headers, payload: { name: 'script', scopes } });

@@ -1,16 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailOutbox, organizations, refreshTokens, users } from '../../src/db/schema/index.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 let n = 0;
 const unique = () => `person${Date.now().toString(36)}${(n++).toString(36)}@Example.test`;

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrg } from '../factories.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { createTestApp, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp({ SETUP_TOKEN: 'setup-token-123' });
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp({ SETUP_TOKEN: 'setup-token-123' });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

@@ -1,18 +1,12 @@
 import fs from 'node:fs';
 import { Document, HeadingLevel, Packer, Paragraph } from 'docx';
 import { PDFDocument, PDFHexString, StandardFonts } from 'pdf-lib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrg, type TestOrg } from '../factories.ts';
-import { createTestApp, settle, type TestApp } from '../harness.ts';
+import { settle, useTestApp } from '../harness.ts';
 import { multipart } from './media.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp({ UPLOAD_LIMIT_BYTES: '200000' });
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp({ UPLOAD_LIMIT_BYTES: '200000' });
 
 async function pdf(pages: string[]): Promise<Buffer> {
   const doc = await PDFDocument.create();

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addUser, createOrg } from '../factories.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 const K = '/api/v1/knowledge';
 
 describe('bulk import', () => {

@@ -1,18 +1,12 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activity, outboxEvents } from '../../src/db/schema/index.ts';
 import { loadXquad } from '../../bench/xquad.ts';
 import { detectLanguage } from '../../src/platform/text/language.ts';
 import { addUser, createOrg, type TestOrg, type TestUser } from '../factories.ts';
-import { createTestApp, type TestApp } from '../harness.ts';
+import { useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 const K = '/api/v1/knowledge';
 const create = (u: TestUser, payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: `${K}/`, headers: u.headers, payload });

@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, createTestApp, type TestApp } from '../harness.ts';
+import { describe, expect, it } from 'vitest';
+import { BACKEND, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 describe('health', () => {
   it('reports status, version, tier, database and vector search', async () => {

@@ -1,27 +1,15 @@
 import { eq } from 'drizzle-orm';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { knowledgeEntries } from '../../src/db/schema/index.ts';
 import { startOpenAiDouble } from '../doubles/openai.ts';
-import { addUser, createOrg, type TestUser } from '../factories.ts';
-import { createTestApp, settle, type TestApp } from '../harness.ts';
+import { addUser, createEntry, createOrg, type TestUser } from '../factories.ts';
+import { createTestApp, settle, type TestApp, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 const K = '/api/v1/knowledge';
 const Q = '/api/v1/query';
-
-async function entry(app: TestApp, u: TestUser, title: string, content: string) {
-  const res = await app.app.inject({ method: 'POST', url: `${K}/`, headers: u.headers, payload: { title, content } });
-  expect(res.statusCode).toBe(201);
-  return res.json() as { id: string };
-}
 
 const ask = (app: TestApp, u: TestUser, payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
   app.app.inject({ method: 'POST', url: `${Q}/ask`, headers: { ...u.headers, ...headers }, payload });
@@ -45,8 +33,8 @@ describe('search results', () => {
     const org = await createOrg(t);
     const u = org.owner;
     const text = 'Bleed the hydraulic press before changing its seals, then check the accumulator pressure.';
-    const plain = await entry(t, u, 'Hydraulic press seals', text);
-    const checked = await entry(t, u, 'Hydraulic press seals', text);
+    const plain = await createEntry(t, u, 'Hydraulic press seals', text);
+    const checked = await createEntry(t, u, 'Hydraulic press seals', text);
     expect((await t.app.inject({ method: 'POST', url: `${K}/${checked.id}/verify`, headers: u.headers, payload: {} })).statusCode).toBe(200);
     await settle(t);
     const search = async () => (await t.app.inject({ method: 'GET', url: `${Q}/search?q=${encodeURIComponent('how to change the press seals')}`, headers: u.headers })).json();
@@ -84,7 +72,7 @@ describe('answers', () => {
   it('are given in the language asked for, and the caller’s history pages', async () => {
     const org = await createOrg(t);
     const u = org.owner;
-    const e = await entry(t, u, 'مواعيد التسليم', 'تسلّم الطلبات إلى المستودع قبل الساعة الثانية ظهراً من كل يوم عمل.');
+    const e = await createEntry(t, u, 'مواعيد التسليم', 'تسلّم الطلبات إلى المستودع قبل الساعة الثانية ظهراً من كل يوم عمل.');
     await settle(t);
     const ar = (await ask(t, u, { question: 'متى تسلم الطلبات إلى المستودع؟' })).json();
     expect(ar).toMatchObject({ language: 'ar', citations: [{ entry_id: e.id }] });
@@ -121,9 +109,9 @@ describe('knowledge gaps', () => {
     const byLast = (await t.app.inject({ method: 'GET', url: `${Q}/gaps?sort=last_asked`, headers: manager.headers })).json();
     expect(byLast.items.map((g: { id: string }) => g.id)).toEqual([forklift!.id, orders!.id]);
 
-    const answer = await entry(t, u, 'Purchase orders', 'Purchase orders above 5,000 are signed by the finance director.');
+    const answer = await createEntry(t, u, 'Purchase orders', 'Purchase orders above 5,000 are signed by the finance director.');
     const other = await createOrg(t);
-    const foreign = await entry(t, other.owner, 'Foreign', 'Not theirs to link.');
+    const foreign = await createEntry(t, other.owner, 'Foreign', 'Not theirs to link.');
     const resolve = (gapId: string, entryId: string, headers = manager.headers) => t.app.inject({ method: 'POST', url: `${Q}/gaps/${gapId}/resolve`, headers, payload: { entry_id: entryId } });
     expect((await resolve(orders!.id, foreign.id)).statusCode).toBe(404);
     expect((await resolve('0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', answer.id)).statusCode).toBe(404);
@@ -148,7 +136,7 @@ describe('analytics and reindex', () => {
   it('reports per-day figures, latency percentiles, top questions and most cited entries over a range', async () => {
     const org = await createOrg(t, { plan: 'growth' });
     const u = org.owner;
-    const e = await entry(t, u, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
+    const e = await createEntry(t, u, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
     await settle(t);
     await ask(t, u, { question: 'When does the night shift hand over?' });
     await ask(t, u, { question: 'When does the night shift hand over?' });
@@ -188,7 +176,7 @@ describe('answers from an LLM over a real connection', () => {
       const base = await llm.app.listen({ port: 0, host: '127.0.0.1' });
       expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const org = await createOrg(llm);
-      const e = await entry(llm, org.owner, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
+      const e = await createEntry(llm, org.owner, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
       await settle(llm);
       const { status, type, events } = await streamAsk(base, org.owner, { question: 'When does the night shift hand over?' });
       expect(status).toBe(200);
@@ -215,7 +203,7 @@ describe('answers from an LLM over a real connection', () => {
     try {
       const base = await llm.app.listen({ port: 0, host: '127.0.0.1' });
       const org = await createOrg(llm);
-      await entry(llm, org.owner, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
+      await createEntry(llm, org.owner, 'Night shift handover', 'The night shift hands over to the day shift at six in the morning.');
       await settle(llm);
       const question = { question: 'When does the night shift hand over?' };
       const res = await ask(llm, org.owner, question, { 'accept-language': 'ar' });

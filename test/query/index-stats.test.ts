@@ -1,25 +1,14 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LexicalRetriever, refreshIndexStatistics } from '../../src/modules/query/query.retrieval.ts';
 import { queryRows } from '../../src/platform/db/client.ts';
 import { ANALYZER_VERSION } from '../../src/platform/text/tokens.ts';
-import { createOrg, type TestUser } from '../factories.ts';
-import { createTestApp, freshDatabase, settle, startApp, testConfig, type TestApp } from '../harness.ts';
+import { createEntry, createOrg } from '../factories.ts';
+import { freshDatabase, settle, startApp, testConfig, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 const K = '/api/v1/knowledge';
-async function entry(u: TestUser, title: string, content: string, extra: Record<string, unknown> = {}) {
-  const res = await t.app.inject({ method: 'POST', url: `${K}/`, headers: u.headers, payload: { title, content, ...extra } });
-  expect(res.statusCode).toBe(201);
-  return res.json() as { id: string; version: number };
-}
 
 /** The organisation's statistics as stored: passage count and length, and every term's document frequency. */
 async function statistics(orgId: string) {
@@ -33,10 +22,10 @@ describe('index statistics', () => {
     const org = await createOrg(t);
     const other = await createOrg(t);
     const u = org.owner;
-    const a = await entry(u, 'Boiler start', 'Open the feed valve. Start the boiler pump. Check the boiler pressure.');
-    const b = await entry(u, 'صيانة المضخة', 'افحص المضخة كل أسبوع. سجّل الضغط في الدفتر.');
-    const c = await entry(u, 'Night shift', 'Lock the north gate at ten.');
-    await entry(other.owner, 'Boiler elsewhere', 'boiler boiler boiler in another organisation');
+    const a = await createEntry(t, u, 'Boiler start', 'Open the feed valve. Start the boiler pump. Check the boiler pressure.');
+    const b = await createEntry(t, u, 'صيانة المضخة', 'افحص المضخة كل أسبوع. سجّل الضغط في الدفتر.');
+    const c = await createEntry(t, u, 'Night shift', 'Lock the north gate at ten.');
+    await createEntry(t, other.owner, 'Boiler elsewhere', 'boiler boiler boiler in another organisation');
     await settle(t);
     let s = await statistics(org.id);
     expect(s.chunks).toBe(3);
@@ -119,11 +108,11 @@ describe('candidate selection at scale', () => {
   it('finds a passage that holds two common question terms, and ranks it as a full scan would', async () => {
     const org = await createOrg(t);
     const u = org.owner;
-    for (let i = 0; i < 6; i++) await entry(u, `Filler ${i}`, `The pump room is on floor ${i}. Staff use the lift.`);
-    for (let i = 0; i < 6; i++) await entry(u, `Other ${i}`, `The pressure gauge log is kept in office ${i}.`);
-    const target = await entry(u, 'Pump pressure', 'Read the pump pressure every hour.');
+    for (let i = 0; i < 6; i++) await createEntry(t, u, `Filler ${i}`, `The pump room is on floor ${i}. Staff use the lift.`);
+    for (let i = 0; i < 6; i++) await createEntry(t, u, `Other ${i}`, `The pressure gauge log is kept in office ${i}.`);
+    const target = await createEntry(t, u, 'Pump pressure', 'Read the pump pressure every hour.');
     const long = 'The visitors gathered on the field behind the old hangar and watched the sky for a long time before anything happened at all that day.';
-    for (let i = 0; i < 2; i++) await entry(u, `Airfield ${i}`, `${long} A zeppelin once landed here. ${long}`);
+    for (let i = 0; i < 2; i++) await createEntry(t, u, `Airfield ${i}`, `${long} A zeppelin once landed here. ${long}`);
     await settle(t);
     const pruned = new LexicalRetriever(t.deps.database.db, undefined, tiny);
     const full = new LexicalRetriever(t.deps.database.db);
@@ -141,8 +130,8 @@ describe('candidate selection at scale', () => {
     const org = await createOrg(t);
     const u = org.owner;
     const dept = (await t.app.inject({ method: 'POST', url: `${K}/departments`, headers: u.headers, payload: { name: 'Maintenance' } })).json() as { id: string };
-    for (let i = 0; i < 5; i++) await entry(u, `Valve ${i}`, `Valve check ${i}: turn the valve slowly. Unique marker q${i}x.`);
-    const inDept = await entry(u, 'Maintenance', 'Turn it slowly.', { department_id: dept.id });
+    for (let i = 0; i < 5; i++) await createEntry(t, u, `Valve ${i}`, `Valve check ${i}: turn the valve slowly. Unique marker q${i}x.`);
+    const inDept = await createEntry(t, u, 'Maintenance', 'Turn it slowly.', { department_id: dept.id });
     await settle(t);
     const pruned = new LexicalRetriever(t.deps.database.db, undefined, tiny);
     // 'q0x' is the rarest term and selects only an entry outside the department, and the one inside holds

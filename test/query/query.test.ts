@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOpenAiDouble } from '../doubles/openai.ts';
-import { addUser, createOrg, type TestUser } from '../factories.ts';
-import { createTestApp, type TestApp, settle } from '../harness.ts';
+import { addUser, createEntry, createOrg } from '../factories.ts';
+import { createTestApp, settle, useTestApp } from '../harness.ts';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTestApp();
 
 const K = '/api/v1/knowledge';
 const Q = '/api/v1/query';
-async function entry(u: TestUser, title: string, content: string, extra: Record<string, unknown> = {}) {
-  return (await t.app.inject({ method: 'POST', url: `${K}/`, headers: u.headers, payload: { title, content, ...extra } })).json() as { id: string };
-}
 async function indexed(): Promise<void> {
   await settle(t);
 }
@@ -24,9 +15,9 @@ describe('search', () => {
   it('finds entries in Arabic and English through spelling variants, never archived ones, and stays in step with edits', async () => {
     const org = await createOrg(t);
     const u = org.owner;
-    const pump = await entry(u, 'Pump maintenance', 'The cooling pumps must be lubricated every week. Check the pressure gauge before starting.');
-    const ar = await entry(u, 'صيانة المضخات', 'يجب تزييت مضخاتِ التبريد كلَّ أسبوع، وفحص مقياس الضغط قبل التشغيل.');
-    const other = await entry(u, 'Holiday policy', 'Employees receive thirty days of annual leave.');
+    const pump = await createEntry(t, u, 'Pump maintenance', 'The cooling pumps must be lubricated every week. Check the pressure gauge before starting.');
+    const ar = await createEntry(t, u, 'صيانة المضخات', 'يجب تزييت مضخاتِ التبريد كلَّ أسبوع، وفحص مقياس الضغط قبل التشغيل.');
+    const other = await createEntry(t, u, 'Holiday policy', 'Employees receive thirty days of annual leave.');
     await indexed();
     const en = (await t.app.inject({ method: 'GET', url: `${Q}/search?q=${encodeURIComponent('how often to lubricate the pump?')}`, headers: u.headers })).json();
     expect(en.mode).toBe('lexical');
@@ -48,9 +39,9 @@ describe('search', () => {
     const a = await createOrg(t);
     const b = await createOrg(t);
     const tag = (await t.app.inject({ method: 'POST', url: `${K}/tags`, headers: a.owner.headers, payload: { name: 'ops' } })).json();
-    const tagged = await entry(a.owner, 'Valve A', 'valve procedure for the night shift', { tag_ids: [tag.id] });
-    await entry(a.owner, 'Valve B', 'valve procedure for the day shift');
-    await entry(b.owner, 'Valve C', 'valve procedure secret of B');
+    const tagged = await createEntry(t, a.owner, 'Valve A', 'valve procedure for the night shift', { tag_ids: [tag.id] });
+    await createEntry(t, a.owner, 'Valve B', 'valve procedure for the day shift');
+    await createEntry(t, b.owner, 'Valve C', 'valve procedure secret of B');
     await indexed();
     const filtered = (await t.app.inject({ method: 'GET', url: `${Q}/search?q=valve&tag_ids=${tag.id}`, headers: a.owner.headers })).json();
     expect(filtered.items.map((i: { entry_id: string }) => i.entry_id)).toEqual([tagged.id]);
@@ -67,7 +58,7 @@ describe('questions', () => {
   it('answers extractively with citations in the question language, or records a deduplicated knowledge gap', async () => {
     const org = await createOrg(t);
     const u = org.owner;
-    const e = await entry(u, 'Boiler start-up', 'Open valve A first. Then wait thirty seconds before opening valve B. Never open both at once.');
+    const e = await createEntry(t, u, 'Boiler start-up', 'Open valve A first. Then wait thirty seconds before opening valve B. Never open both at once.');
     await indexed();
     const res = await t.app.inject({ method: 'POST', url: `${Q}/ask`, headers: u.headers, payload: { question: 'How long to wait before opening valve B?' } });
     expect(res.statusCode).toBe(200);
@@ -106,7 +97,7 @@ describe('questions', () => {
 
   it('streams the answer as Server-Sent Events: tokens, citations, done', async () => {
     const org = await createOrg(t);
-    await entry(org.owner, 'Badge office', 'The badge office opens at eight in the morning on weekdays.');
+    await createEntry(t, org.owner, 'Badge office', 'The badge office opens at eight in the morning on weekdays.');
     await indexed();
     const res = await t.app.inject({ method: 'POST', url: `${Q}/ask`, headers: { ...org.owner.headers, accept: 'text/event-stream' }, payload: { question: 'When does the badge office open?' } });
     expect(res.statusCode).toBe(200);
@@ -164,7 +155,7 @@ describe('questions', () => {
 
   it('rebuilds the index as a job (admins)', async () => {
     const org = await createOrg(t);
-    await entry(org.owner, 'Reindex me', 'unique zebra content');
+    await createEntry(t, org.owner, 'Reindex me', 'unique zebra content');
     await indexed();
     const res = await t.app.inject({ method: 'POST', url: `${K}/reindex`, headers: org.owner.headers });
     expect(res.statusCode).toBe(202);
