@@ -8,11 +8,13 @@ import { BACKEND, createTestApp, type TestApp, settle } from '../harness.ts';
 let t: TestApp;
 let double: Awaited<ReturnType<typeof startOpenAiDouble>>;
 beforeAll(async () => {
-  // A toy embedding: entries about "coolant" and the query word "refrigerant" share a dimension.
+  // A toy embedding with one dimension per topic (coolant, invoices, the supplier). "refrigerant" is
+  // placed with coolant; the question "invoice fifth" it gets wrong, beside the supplier and coolant.
   double = await startOpenAiDouble({
     embed: (input) => {
+      if (input === 'invoice fifth') return [0.5, 0, 1, 0.01];
       const s = input.toLowerCase();
-      return [s.includes('coolant') || s.includes('refrigerant') ? 1 : 0, s.includes('invoice') ? 1 : 0, 0.01];
+      return [s.includes('coolant') || s.includes('refrigerant') ? 1 : 0, s.includes('invoice') ? 1 : 0, s.includes('supplier') ? 1 : 0, 0.01];
     },
   });
   t = await createTestApp({ EMBEDDINGS_BASE_URL: double.url, EMBEDDINGS_MODEL: 'toy' });
@@ -43,5 +45,30 @@ describe('hybrid retrieval', () => {
       const health = (await t.app.inject({ method: 'GET', url: '/api/health' })).json();
       expect(health.vector_search.available).toBe(false);
     }
+  });
+
+  it('keeps the lexical order for a question the best passage holds, and follows meaning for one it does not', async () => {
+    if (BACKEND !== 'embedded') return; // no pgvector on the PostgreSQL server under test: lexical only, as above
+    const org = await createOrg(t);
+    const h = org.owner.headers;
+    const dues = (await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Dues', content: 'Send each invoice by the fifth.' } })).json();
+    const supplier = (await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Supplier', content: 'Coolant invoice questions go to the supplier.' } })).json();
+    for (const content of ['Top up the coolant every month.', 'Coolant pumps need a yearly check.']) {
+      await t.app.inject({ method: 'POST', url: '/api/v1/knowledge/', headers: h, payload: { title: 'Chiller', content } });
+    }
+    await settle(t);
+    const search = async (q: string) => (await t.app.inject({ method: 'GET', url: `/api/v1/query/search?q=${encodeURIComponent(q)}`, headers: h })).json();
+
+    // Both words are in "Dues", which the embedder ranks last, below "Supplier" and both chiller notes.
+    // Weighed equally, the two rankings would put "Supplier" first; the passage holding the whole
+    // question keeps "Dues" there.
+    const held = await search('invoice fifth');
+    expect(held.mode).toBe('hybrid');
+    expect(held.items.slice(0, 2).map((i: { entry_id: string }) => i.entry_id)).toEqual([dues.id, supplier.id]);
+
+    // "refrigerant" is in no entry: the question is mostly words the index does not hold, so the
+    // dense side, which places it by the coolant supplier, decides.
+    const unheld = await search('refrigerant invoice');
+    expect(unheld.items[0].entry_id).toBe(supplier.id);
   });
 });

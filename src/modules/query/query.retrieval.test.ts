@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { terms } from '../../platform/text/tokens.ts';
-import { CANDIDATE_LIMITS, PassageScorer, candidatePlan, chunkText, passageTerms } from './query.retrieval.ts';
+import { CANDIDATE_LIMITS, PassageScorer, candidatePlan, chunkText, fuseRankings, lexicalCoverage, passageTerms } from './query.retrieval.ts';
 
 const idfOf = (entries: Record<string, number>) => new Map(Object.entries(entries));
 
@@ -114,5 +114,41 @@ describe('chunkText', () => {
     expect(chunks.slice(1).every((c) => c.heading === 'Details' && c.content.length <= 1200)).toBe(true);
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.slice(1).map((c) => c.content).join(' ')).toBe(long);
+  });
+});
+
+describe('lexicalCoverage', () => {
+  const idf = (t: string) => ({ pump: 1, valv: 3 })[t] ?? 5;
+
+  it('is the IDF mass of the question terms the passage holds over that of all of them', () => {
+    expect(lexicalCoverage(['pump', 'valv'], idf, 'pump care . valv . x')).toBe(1);
+    expect(lexicalCoverage(['pump', 'valv'], idf, 'pump care . x')).toBeCloseTo(1 / 4);
+    expect(lexicalCoverage(['pump', 'pump', 'valv'], idf, 'valv')).toBeCloseTo(3 / 4);
+  });
+
+  it('counts terms the index never saw at their full weight, and is 0 for no terms', () => {
+    expect(lexicalCoverage(['pump', 'مضخة'], idf, 'pump')).toBeCloseTo(1 / 6);
+    expect(lexicalCoverage([], idf, 'pump')).toBe(0);
+  });
+});
+
+describe('fuseRankings', () => {
+  const lexical = ['a', 'b', 'c'].map((id) => ({ entryId: id, chunkId: `${id}1` }));
+  const dense = ['c', 'c', 'd', 'b'].map((id, i) => ({ entry_id: id, chunk_id: `${id}${i + 2}` }));
+  const order = (coverage: number) => fuseRankings(lexical, dense, coverage).map((r) => r.entryId);
+
+  it('keeps the lexical order when the best passage holds the whole question', () => {
+    expect(order(1)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('ranks by the dense order when the index holds none of the question, lexical-only entries last', () => {
+    expect(order(0)).toEqual(['c', 'd', 'b', 'a']);
+  });
+
+  it('weighs both sides in between, and keeps the lexical passage of an entry both found', () => {
+    const fused = fuseRankings(lexical, dense, 0.5);
+    expect(fused.map((r) => r.entryId)).toEqual(['c', 'b', 'a', 'd']);
+    expect(fused.find((r) => r.entryId === 'c')?.chunkId).toBe('c1');
+    expect(fused.find((r) => r.entryId === 'd')?.chunkId).toBe('d4');
   });
 });
