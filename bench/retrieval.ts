@@ -1,15 +1,21 @@
 // Indexes the XQuAD paragraphs as entries through the same code the API uses, asks every question through
 // GET /api/v1/query/search and POST /api/v1/query/ask, and prints Recall@1/5/10, MRR@10, latency and the
 // extractive answer hit rate. With --distractors N it then adds N distractor entries and asks again.
+// With an embeddings provider configured (EMBEDDINGS_BASE_URL, EMBEDDINGS_MODEL, …) entries are embedded
+// too, search runs hybrid, and Arabic questions are also asked of the English paragraphs (ar→en).
 // Usage: npm run bench:retrieval [-- --distractors N] [-- --ask N] (DATABASE_URL for PostgreSQL).
 import { knowledgeEntries } from '../src/db/schema/index.ts';
 import { newId } from '../src/platform/db/ids.ts';
+import { DenseIndex } from '../src/modules/query/query.dense.ts';
 import { indexEntries } from '../src/modules/query/query.retrieval.ts';
 import { benchArg, openBench } from './setup.ts';
 import { loadXquad, percentile, retrievalMetrics, type XquadParagraph } from './xquad.ts';
 
 const DISTRACTORS = benchArg('distractors', 0);
 const ASK = benchArg('ask', 300);
+/** The embeddings provider settings of this shell, handed to the app under test. */
+const EMBEDDINGS_ENV = Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => kv[0].startsWith('EMBEDDINGS_') && kv[1] !== undefined));
+const HYBRID = EMBEDDINGS_ENV.EMBEDDINGS_BASE_URL !== undefined;
 
 type Bench = Awaited<ReturnType<typeof openBench>>;
 
@@ -38,13 +44,18 @@ function distractorMaker(source: XquadParagraph[], seed: number): () => { title:
   return () => ({ title: pick(sentences).title, content: Array.from({ length: 5 }, () => pick(all)).join(' ') });
 }
 
-/** Inserts entries straight into the table and indexes them with the indexer the outbox consumer runs. */
-async function addEntries({ db, database }: Bench, orgId: string, userId: string, lang: 'ar' | 'en', rows: Array<{ title: string; content: string }>): Promise<string[]> {
+/**
+ * Inserts entries straight into the table and indexes them with the indexer the outbox consumer runs
+ * (embedding them as well when a provider is configured).
+ */
+async function addEntries({ db, database, deps }: Bench, orgId: string, userId: string, lang: 'ar' | 'en', rows: Array<{ title: string; content: string }>): Promise<string[]> {
   const ids: string[] = [];
+  const dense = new DenseIndex(db, deps.ai, deps.config.embeddings?.model);
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500).map((r) => ({ id: newId(), orgId, ...r, language: lang, authorId: userId }));
     await db.insert(knowledgeEntries).values(batch);
     await indexEntries(db, orgId, batch.map((r) => r.id));
+    if (HYBRID) for (const r of batch) await dense.indexEntry(orgId, r.id);
     ids.push(...batch.map((r) => r.id));
   }
   if (database.pglite) await database.pglite.exec('VACUUM ANALYZE');
@@ -56,15 +67,18 @@ async function addEntries({ db, database }: Bench, orgId: string, userId: string
 async function searchAll({ app }: Bench, headers: Record<string, string>, questions: Array<{ question: string; entryId: string }>) {
   const ranks: number[] = [];
   const ms: number[] = [];
+  const modes = new Set<string>();
   for (const q of questions) {
     const t0 = performance.now();
     const res = await app.inject({ method: 'GET', url: `/api/v1/query/search?limit=10&q=${encodeURIComponent(q.question)}`, headers });
     ms.push(performance.now() - t0);
-    const ids = (res.json() as { items: Array<{ entry_id: string }> }).items.map((i) => i.entry_id);
-    const r = ids.indexOf(q.entryId);
+    if (res.statusCode !== 200) throw new Error(`search answered ${res.statusCode}: ${res.body}`);
+    const body = res.json() as { items: Array<{ entry_id: string }>; mode: string };
+    modes.add(body.mode);
+    const r = body.items.map((i) => i.entry_id).indexOf(q.entryId);
     ranks.push(r < 0 ? 0 : r + 1);
   }
-  return { ranks, ms };
+  return { ranks, ms, mode: [...modes].join('+') };
 }
 
 /** Share of evenly spaced questions whose extractive answer contains a gold answer. */
@@ -83,16 +97,19 @@ async function answerHitRate({ app }: Bench, headers: Record<string, string>, pa
   return { rate: hits / Math.max(1, asked), asked };
 }
 
-const line = (label: string, ranks: number[], ms: number[]) => {
+const line = (label: string, ranks: number[], ms: number[], mode: string) => {
   const m = retrievalMetrics(ranks);
   return (
-    `${label}: R@1 ${m.r1.toFixed(3)}  R@5 ${m.r5.toFixed(3)}  R@10 ${m.r10.toFixed(3)}  MRR@10 ${m.mrr10.toFixed(3)}  ` +
+    `${label} (${mode}): R@1 ${m.r1.toFixed(3)}  R@5 ${m.r5.toFixed(3)}  R@10 ${m.r10.toFixed(3)}  MRR@10 ${m.mrr10.toFixed(3)}  ` +
     `search p50 ${percentile(ms, 50).toFixed(1)} ms p95 ${percentile(ms, 95).toFixed(1)} ms (${ranks.length} questions)`
   );
 };
 
 const tier = process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded (PGlite)';
-console.log(`retrieval benchmark on ${tier}; XQuAD 240 paragraphs${DISTRACTORS > 0 ? `, then + ${DISTRACTORS} distractors` : ''} per language`);
+console.log(
+  `retrieval benchmark on ${tier}; XQuAD 240 paragraphs${DISTRACTORS > 0 ? `, then + ${DISTRACTORS} distractors` : ''} per language; ` +
+    (HYBRID ? `embeddings ${EMBEDDINGS_ENV.EMBEDDINGS_MODEL ?? ''} at ${EMBEDDINGS_ENV.EMBEDDINGS_BASE_URL}` : 'no embeddings provider (lexical only; ar→en skipped)'),
+);
 for (const lang of ['en', 'ar'] as const) {
   const paragraphs = loadXquad(lang);
   const articles = [...new Set(paragraphs.map((p) => p.title))];
@@ -106,8 +123,9 @@ for (const lang of ['en', 'ar'] as const) {
   const baseRanks: number[] = [];
   const ms: number[] = [];
   let baseRankOf = new Map<string, number>();
+  let mode = '';
   for (const fold of DISTRACTORS > 0 ? [0, 1] : [0]) {
-    const bench = await openBench();
+    const bench = await openBench(EMBEDDINGS_ENV);
     const org = await bench.createOrg(`bench-${lang}-${fold}`);
     const ids = await addEntries(bench, org.orgId, org.userId, lang, paragraphs.map((p) => ({ title: p.title, content: p.context })));
     const entryOf = new Map(paragraphs.map((p, i) => [p.index, ids[i]!]));
@@ -116,7 +134,7 @@ for (const lang of ['en', 'ar'] as const) {
       const b = await searchAll(bench, org.headers, all);
       baseRankOf = new Map(all.map((q, i) => [q.key, b.ranks[i]!]));
       const hit = await answerHitRate(bench, org.headers, paragraphs);
-      console.log(`${line(`${lang}→${lang}`, b.ranks, b.ms)}  answer hit rate ${hit.rate.toFixed(3)} (${hit.asked} questions)`);
+      console.log(`${line(`${lang}→${lang}`, b.ranks, b.ms, b.mode)}  answer hit rate ${hit.rate.toFixed(3)} (${hit.asked} questions)`);
     }
     if (DISTRACTORS > 0) {
       const make = distractorMaker(
@@ -133,6 +151,7 @@ for (const lang of ['en', 'ar'] as const) {
       const r = await searchAll(bench, org.headers, asked);
       ranks.push(...r.ranks);
       ms.push(...r.ms);
+      mode = r.mode;
       // The same questions' ranks without distractors, for the paired comparison.
       baseRanks.push(...asked.map((q) => baseRankOf.get(q.key)!));
     }
@@ -142,8 +161,22 @@ for (const lang of ['en', 'ar'] as const) {
     const with_ = retrievalMetrics(ranks);
     const without = retrievalMetrics(baseRanks);
     console.log(
-      `${line(`${lang}→${lang} + ${DISTRACTORS} distractors`, ranks, ms)}  change vs no distractors: R@1 ${(with_.r1 - without.r1).toFixed(3)}, ` +
+      `${line(`${lang}→${lang} + ${DISTRACTORS} distractors`, ranks, ms, mode)}  change vs no distractors: R@1 ${(with_.r1 - without.r1).toFixed(3)}, ` +
         `R@5 ${(with_.r5 - without.r5).toFixed(3)}, R@10 ${(with_.r10 - without.r10).toFixed(3)}, MRR@10 ${(with_.mrr10 - without.mrr10).toFixed(3)}`,
     );
   }
+}
+
+if (HYBRID) {
+  // Cross-lingual: the Arabic questions asked of the English paragraphs. XQuAD's languages are parallel
+  // (the same paragraphs, questions and ids), so each Arabic question's answer is its English paragraph.
+  const en = loadXquad('en');
+  const bench = await openBench(EMBEDDINGS_ENV);
+  const org = await bench.createOrg('bench-ar-en');
+  const ids = await addEntries(bench, org.orgId, org.userId, 'en', en.map((p) => ({ title: p.title, content: p.context })));
+  const entryOfQuestion = new Map(en.flatMap((p, i) => p.questions.map((q) => [q.id, ids[i]!] as const)));
+  const asked = loadXquad('ar').flatMap((p) => p.questions.map((q) => ({ question: q.question, entryId: entryOfQuestion.get(q.id)! })));
+  const r = await searchAll(bench, org.headers, asked);
+  console.log(line('ar→en', r.ranks, r.ms, r.mode));
+  await bench.close();
 }
