@@ -92,13 +92,31 @@ function isStop(w: string): boolean {
   return stop.has(w);
 }
 
+/** The term of each folded word seen lately ('' for a stop word): most text repeats a few thousand words. */
+const termOfWord = new Map<string, string>();
+const TERM_CACHE_SIZE = 50_000;
+
+function termOf(word: string): string {
+  let t = termOfWord.get(word);
+  if (t === undefined) {
+    if (isStop(word)) t = '';
+    else {
+      t = lightStem(word);
+      if (t.length < 2 || isStop(t)) t = '';
+    }
+    if (termOfWord.size >= TERM_CACHE_SIZE) termOfWord.clear();
+    termOfWord.set(word, t);
+  }
+  return t;
+}
+
 /** Normalised, stemmed, stop-word-free terms of a text in Arabic, English or both. */
 export function terms(text: string): string[] {
   const out: string[] = [];
   for (const raw of foldArabic(text.toLowerCase()).split(/[^\p{L}\p{N}]+/u)) {
-    if (!raw || isStop(raw)) continue;
-    const t = lightStem(raw);
-    if (t.length >= 2 && !isStop(t)) out.push(t);
+    if (!raw) continue;
+    const t = termOf(raw);
+    if (t) out.push(t);
   }
   return out;
 }
