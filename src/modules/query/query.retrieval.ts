@@ -569,7 +569,8 @@ export function snippetOf(content: string, qSet: Set<string>): { snippet: string
   let snippet = sentences[bestI] ?? content.slice(0, 280);
   if (snippet.length < 120 && sentences[bestI + 1]) snippet = `${snippet} ${sentences[bestI + 1]}`;
   if (snippet.length > 400) snippet = `${snippet.slice(0, 397)}…`;
-  const highlights = [...new Set(snippet.split(/[^\p{L}\p{N}]+/u).filter((w) => w && terms(w).some((t) => qSet.has(t))))];
+  // Words as written (marks kept with their letters: a vocalised word is one word), each tried once.
+  const highlights = [...new Set(snippet.split(/[^\p{L}\p{M}\p{N}]+/u))].filter((w) => w && terms(w).some((t) => qSet.has(t)));
   return { snippet, highlights };
 }
 

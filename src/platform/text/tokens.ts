@@ -1,5 +1,4 @@
 const DIACRITICS = /[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]/gu;
-const ARABIC_DIGITS = /[\u0660-\u0669\u06F0-\u06F9]/gu;
 
 const STOP_WORDS = (
 
@@ -21,18 +20,29 @@ const STOP_WORDS = (
  */
 export const ANALYZER_VERSION = 2;
 
+/** One spelling of each Arabic letter written several ways, and Western digits for Arabic-Indic ones. */
+const LETTER_FOLDS: Record<string, string> = {
+  أ: 'ا',
+  إ: 'ا',
+  آ: 'ا',
+  ٱ: 'ا',
+  ى: 'ي',
+  ة: 'ه',
+  ؤ: 'ء',
+  ئ: 'ء',
+  ...Object.fromEntries(Array.from({ length: 10 }, (_, d) => [[String.fromCharCode(0x0660 + d), String(d)], [String.fromCharCode(0x06f0 + d), String(d)]]).flat()),
+};
+const LETTER_VARIANTS = new RegExp(`[${Object.keys(LETTER_FOLDS).join('')}]`, 'gu');
+
 /** Folds Arabic spelling variants, compatibility forms and digits so that equivalent words compare equal. */
 export function foldArabic(s: string): string {
   return s
     // Compatibility forms to their letters: Arabic presentation forms (as PDFs often hold them), ligatures, full-width Latin.
     .normalize('NFKC')
     .replace(DIACRITICS, '')
-    .replace(/[أإآٱ]/gu, 'ا')
-    .replace(/ى/gu, 'ي')
-    .replace(/ة/gu, 'ه')
-    .replace(/[ؤئ]/gu, 'ء')
-    .replace(ARABIC_DIGITS, (d) => String((d.codePointAt(0)! - (d >= '\u06F0' ? 0x06f0 : 0x0660)) % 10));
+    .replace(LETTER_VARIANTS, (c) => LETTER_FOLDS[c]!);
 }
+
 
 /** Arabic suffixes the light stemmer removes, longest first where one ends another. */
 const SUFFIXES = ['تين', 'تان', 'هما', 'ات', 'ون', 'ين', 'ان', 'ها', 'هم', 'هن', 'كم', 'نا', 'يه', 'ه', 'ي'];
