@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { terms } from '../../platform/text/tokens.ts';
-import { CANDIDATE_LIMITS, PassageScorer, candidatePlan, chunkText, fuseRankings, lexicalCoverage, passageTerms } from './query.retrieval.ts';
+import { CANDIDATE_LIMITS, PassageScorer, candidatePlan, chunkText, fuseRankings, lexicalCoverage, passageTerms, snippetOf } from './query.retrieval.ts';
 
 const idfOf = (entries: Record<string, number>) => new Map(Object.entries(entries));
 
@@ -150,5 +150,19 @@ describe('fuseRankings', () => {
     expect(fused.map((r) => r.entryId)).toEqual(['c', 'b', 'a', 'd']);
     expect(fused.find((r) => r.entryId === 'c')?.chunkId).toBe('c1');
     expect(fused.find((r) => r.entryId === 'd')?.chunkId).toBe('d4');
+  });
+});
+
+describe('snippetOf', () => {
+  it('shows the sentence holding most question terms, with the words as written that matched', () => {
+    const content = 'The chiller is on the roof. Its coolant pump is checked weekly by the night shift. Nothing else.';
+    const { snippet, highlights } = snippetOf(content, new Set(terms('when is the coolant pump checked')));
+    expect(snippet.startsWith('Its coolant pump is checked weekly')).toBe(true);
+    expect(highlights).toEqual(['coolant', 'pump', 'checked']);
+  });
+
+  it('highlights a vocalised Arabic word whole', () => {
+    const { highlights } = snippetOf('تم تبديل المُضَخَّة أمس في المحطة.', new Set(terms('مضخة')));
+    expect(highlights).toEqual(['المُضَخَّة']);
   });
 });
