@@ -81,8 +81,8 @@ export type BearerAuthenticator = (token: string, request: FastifyRequest) => Pr
 export class Guard {
   private readonly authenticators: Array<{ method: AuthMethod; matches(token: string): boolean; authenticate: BearerAuthenticator }> = [];
   /**
-   * The person, organisation and revocation of an access token, read on every authenticated request:
-   * built once (building the query cost more than running it).
+   * What the guard needs of an access token's person and organisation, and whether it was revoked, read
+   * on every authenticated request: built once (building the query cost more than running it).
    */
   private readonly actorRow;
 
@@ -91,7 +91,11 @@ export class Guard {
     private readonly tokens: TokenService,
   ) {
     this.actorRow = db
-      .select({ user: users, org: organizations, revoked: revokedTokens.jti })
+      .select({
+        user: { id: users.id, orgId: users.orgId, role: users.role, status: users.status, isOrgOwner: users.isOrgOwner, email: users.email, language: users.language, tokensValidAfter: users.tokensValidAfter },
+        org: { id: organizations.id, plan: organizations.plan, defaultLanguage: organizations.defaultLanguage, trialEndsAt: organizations.trialEndsAt, subscriptionStatus: organizations.subscriptionStatus },
+        revoked: revokedTokens.jti,
+      })
       .from(users)
       .innerJoin(organizations, eq(organizations.id, users.orgId))
       .leftJoin(revokedTokens, and(eq(revokedTokens.jti, sql.placeholder('jti')), gt(revokedTokens.expiresAt, sql`now()`)))
