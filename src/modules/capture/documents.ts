@@ -66,12 +66,10 @@ export function splitSections(text: string, fallbackTitle: string): Section[] {
   return out;
 }
 
-const EMPTY = () => new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
-
 /** Parses a document into sections (or one section), with established parsers for each format; no text at all fails. */
 export async function parseDocument(bytes: Uint8Array, kind: DocumentKind, name: string, split: 'sections' | 'document', csvMapping?: { title?: string; content?: string }): Promise<Section[]> {
   const sections = await parse(bytes, kind, name, split, csvMapping);
-  if (sections.length === 0) throw EMPTY();
+  if (sections.length === 0) throw new PermanentJobError('DOCUMENT_EMPTY', 'No text could be extracted from the document (a scanned PDF needs OCR first).');
   return sections;
 }
 

@@ -99,12 +99,12 @@ async function assertInOrg(db: Db, orgId: string, refs: { department_id?: string
   }
 }
 
-/** Structured interviews and shift logs under /api/v1/capture/interviews; both become entries through jobs. */
 /** Answers name their question by id, so a template's ids must be unique. */
 function uniqueQuestionIds(questions: ReadonlyArray<{ id: string }>): void {
   if (new Set(questions.map((q) => q.id)).size !== questions.length) throw new AppError('VALIDATION_ERROR', { fields: [{ field: 'questions', reason: 'question ids must be unique' }] });
 }
 
+/** Structured interviews and shift logs under /api/v1/capture/interviews; both become entries through jobs. */
 export function register(app: App, deps: Deps): void {
   const db = deps.database.db;
   const knowledge = new KnowledgeService(db, deps.outbox);

@@ -87,7 +87,7 @@ export class Guard {
   private readonly actorRow;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly tokens: TokenService,
   ) {
     this.actorRow = db

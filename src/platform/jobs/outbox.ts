@@ -52,8 +52,7 @@ export class Outbox {
 
   /** Registers a consumer of event types ('*' for all); it runs as the job kind `outbox.<name>`. */
   subscribe(name: string, types: string[] | '*', handle: Consumer['handle']): void {
-    if (this.consumers.has(name) || this.batchConsumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
-    const consumer: Consumer = { name, types: types === '*' ? '*' : new Set(types), handle };
+    const consumer: Consumer = { name, types: this.typesOf(name, types), handle };
     this.consumers.set(name, consumer);
     this.jobs.define<{ eventId: string }>({
       kind: `outbox.${name}`,
@@ -77,8 +76,7 @@ export class Outbox {
    * Jobs of successive passes may run side by side; a failed one is retried whole.
    */
   subscribeBatch(name: string, types: string[] | '*', handle: BatchConsumer['handle']): void {
-    if (this.consumers.has(name) || this.batchConsumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
-    const consumer: BatchConsumer = { name, types: types === '*' ? '*' : new Set(types), handle };
+    const consumer: BatchConsumer = { name, types: this.typesOf(name, types), handle };
     this.batchConsumers.set(name, consumer);
     this.jobs.define<{ eventIds: string[] }>({
       kind: `outbox.${name}`,
@@ -90,6 +88,12 @@ export class Outbox {
         return { events: events.length };
       },
     });
+  }
+
+  /** The event types a new consumer takes; a name already taken by either kind of consumer is refused. */
+  private typesOf(name: string, types: string[] | '*'): Set<string> | '*' {
+    if (this.consumers.has(name) || this.batchConsumers.has(name)) throw new Error(`outbox consumer ${name} registered twice`);
+    return types === '*' ? '*' : new Set(types);
   }
 
   /** Writes an event in `tx`; it is dispatched only if `tx` commits. */

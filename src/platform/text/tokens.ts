@@ -43,7 +43,6 @@ export function foldArabic(s: string): string {
     .replace(LETTER_VARIANTS, (c) => LETTER_FOLDS[c]!);
 }
 
-
 /** Arabic suffixes the light stemmer removes, longest first where one ends another. */
 const SUFFIXES = ['تين', 'تان', 'هما', 'ات', 'ون', 'ين', 'ان', 'ها', 'هم', 'هن', 'كم', 'نا', 'يه', 'ه', 'ي'];
 /** Attached pronouns among them (after folding, ة reads as ه). */
